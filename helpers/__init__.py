@@ -1,0 +1,97 @@
+"""Shared plumbing for the "AWS storage for data science" notebook series.
+
+Lessons start with::
+
+    from helpers import setup
+    tut = setup()
+
+which loads the settings, makes sure the backend answers (starting the local stack
+when needed) and prints who and where you are. Everything else the lessons do with
+boto3, psycopg2 and pandas directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from helpers.errors import TutorialError
+from helpers.names import Names
+from helpers.settings import Settings, load_settings
+
+__all__ = ["Tutorial", "TutorialError", "setup"]
+
+BILLING_NOTE = (
+    "NOTE: the aws backend creates real, billable resources in your account (an S3 bucket,\n"
+    "a small RDS PostgreSQL instance, a DynamoDB table). They fit the Free Tier, but an RDS\n"
+    "instance left running costs money: lesson 04 deletes everything, and so does\n"
+    "`python -m helpers clean --yes`."
+)
+
+
+@dataclass(frozen=True)
+class Tutorial:
+    """What a lesson needs after setup: the settings and its resource names."""
+
+    settings: Settings
+    names: Names
+    account_id: str
+    arn: str
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        return self.names.tags()
+
+    def banner(self) -> str:
+        from helpers.aws import EMULATOR_ACCOUNT, mask_account
+
+        s = self.settings
+        if s.is_local:
+            where = f"local (emulator {s.endpoint_url}"
+            where += ", PostgreSQL from DATABASE_URL)" if s.database_url else ", embedded PostgreSQL)"
+            account = f"{self.account_id} (the emulator's fake account)" if self.account_id == EMULATOR_ACCOUNT else self.account_id
+        else:
+            where = "aws (your AWS account)"
+            account = mask_account(self.account_id)
+        lines = [
+            f"Backend   {where}",
+            f"Region    {s.region}",
+            f"Account   {account}",
+            f"Prefix    {s.prefix}",
+        ]
+        if not s.is_local:
+            lines += ["", BILLING_NOTE]
+        return "\n".join(lines)
+
+
+def setup(*, quiet: bool = False) -> Tutorial:
+    """Load settings, make sure the backend answers, print a banner; return the context.
+
+    On the local backend this starts the emulator and PostgreSQL if they are not
+    running (a few seconds, once) and points boto3 and the AWS CLI at them through
+    environment variables, so lesson code stays plain ``boto3.client("s3")``.
+    When the stack is already up this costs a few milliseconds plus one STS call.
+    """
+    from helpers import aws, stack
+
+    settings = load_settings()
+    if settings.is_local:
+        if not stack.is_up(settings):
+            stack.up(settings)
+        stack.apply_local_env(settings)
+    else:
+        os.environ["AWS_DEFAULT_REGION"] = settings.region
+    identity = aws.whoami(settings)
+    tut = Tutorial(
+        settings=settings,
+        names=Names(prefix=settings.prefix, account_id=identity.account_id, region=settings.region),
+        account_id=identity.account_id,
+        arn=identity.arn,
+    )
+    if not quiet:
+        print(tut.banner())
+    return tut

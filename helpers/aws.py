@@ -1,0 +1,95 @@
+"""Small boto3 plumbing shared by the helpers: clients with timeouts, identity, errors.
+
+Lesson cells call plain ``boto3.client("s3")`` so the learner sees the real API.
+Helpers use :func:`client`, which adds what a lesson should not have to think about:
+short timeouts and few retries, so that a dead emulator or a dropped Wi-Fi link
+gives an error in seconds instead of a hang.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from helpers.errors import TutorialError
+from helpers.settings import Settings
+
+HELPER_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
+
+
+def client(service: str, settings: Settings | None = None, **kwargs):
+    """A boto3 client with the helpers' timeouts, in the settings' region."""
+    if settings is not None:
+        kwargs.setdefault("region_name", settings.region)
+    kwargs.setdefault("config", HELPER_CONFIG)
+    return boto3.client(service, **kwargs)
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str
+    arn: str
+
+
+def explain(exc: BaseException, settings: Settings) -> TutorialError:
+    """Turn the usual botocore failures into a TutorialError that says what to do."""
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return TutorialError(
+            "No AWS credentials were found.",
+            "Run `aws configure` (or `aws sso login`), or put AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY in .env (never in a notebook). Or use the free local "
+            "backend: TUTORIAL_BACKEND=local.",
+        )
+    if isinstance(exc, EndpointConnectionError):
+        if settings.is_local:
+            return TutorialError(
+                f"The local AWS emulator at {settings.endpoint_url} is not answering.",
+                "Start it with `python -m helpers up` (or re-run the first cell of the notebook).",
+            )
+        return TutorialError(
+            f"Cannot reach AWS in region {settings.region} ({exc}).",
+            "Check your internet connection and AWS_DEFAULT_REGION.",
+        )
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}:
+            return TutorialError(
+                f"AWS rejected your credentials ({code}).",
+                "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your profile); keys may have been "
+                "deactivated or mistyped.",
+            )
+        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
+            return TutorialError("Your AWS session token has expired.", "Log in again (e.g. `aws sso login`).")
+        return TutorialError(f"AWS said {code}: {exc.response.get('Error', {}).get('Message', '')}")
+    if isinstance(exc, BotoCoreError):
+        return TutorialError(f"boto3 failed: {exc}")
+    return TutorialError(str(exc))
+
+
+def whoami(settings: Settings) -> Identity:
+    """STS GetCallerIdentity, the cheapest call that proves credentials and endpoint work."""
+    try:
+        found = client("sts", settings).get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        raise explain(exc, settings) from exc
+    return Identity(account_id=found["Account"], arn=found["Arn"])
+
+
+def mask_account(account_id: str) -> str:
+    """Show only the ends of an account id: enough to recognise it, not to copy it."""
+    if len(account_id) != 12:
+        return account_id
+    return account_id[:2] + "*" * 6 + account_id[-4:]
+
+
+# moto's fixed account id, and the one AWS documentation uses as an example.
+EMULATOR_ACCOUNT = "123456789012"

@@ -1,0 +1,121 @@
+"""Run the lessons headless, in order, with papermill.
+
+Why a runner of our own rather than a shell loop: a learner or a CI job wants to
+see which lesson is running, a table at the end, and, when something breaks, the
+notebook, the cell and the error in one line, not a 200-line papermill traceback.
+Executed copies go to ``runs/`` (git-ignored) so the committed notebooks stay as
+they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.settings import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+@dataclass
+class Result:
+    notebook: str
+    status: str  # "ok", "FAILED", "skipped"
+    seconds: float
+    detail: str = ""
+
+
+def lesson_notebooks(directory: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
+    """Numbered notebooks (``NN_name.ipynb``) in order; ``only`` filters by number or name."""
+    found = sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [p for p in found if any(p.name.startswith(o) or p.stem == o for o in only)]
+    return found
+
+
+def _failure_detail(exc: BaseException) -> str:
+    """'cell 7: KeyError: ...' from a papermill error, or the exception itself."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        evalue = (exc.evalue or "").strip().splitlines()
+        first = evalue[0] if evalue else ""
+        return f"cell {exc.exec_count if exc.exec_count is not None else exc.cell_index}: {exc.ename}: {first}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_notebooks(
+    notebooks: list[Path],
+    output_dir: Path,
+    *,
+    parameters: dict | None = None,
+    progress: bool = True,
+    stop_on_failure: bool = True,
+    kernel_name: str | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Result]:
+    """Execute each notebook into ``output_dir``; never raises for a failing lesson."""
+    import papermill
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results: list[Result] = []
+    failed = False
+    for index, path in enumerate(notebooks, 1):
+        name = path.stem
+        if failed and stop_on_failure:
+            results.append(Result(name, "skipped", 0.0, "an earlier lesson failed"))
+            continue
+        log(f"[{index}/{len(notebooks)}] {name} ...")
+        start = time.monotonic()
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(output_dir / path.name),
+                parameters=parameters or {},
+                cwd=str(path.parent),
+                progress_bar=progress and sys.stderr.isatty(),
+                kernel_name=kernel_name,
+                request_save_on_cell_execute=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, then we go on
+            seconds = time.monotonic() - start
+            detail = _failure_detail(exc)
+            results.append(Result(name, "FAILED", seconds, detail))
+            log(f"      FAILED after {seconds:.1f} s: {detail}")
+            failed = True
+            continue
+        seconds = time.monotonic() - start
+        results.append(Result(name, "ok", seconds))
+        log(f"      ok ({seconds:.1f} s)")
+    return results
+
+
+def summary_table(results: list[Result]) -> str:
+    width = max([len(r.notebook) for r in results] + [8])
+    lines = [f"{'notebook':<{width}}  {'status':<7}  {'seconds':>7}", f"{'-' * width}  -------  -------"]
+    for r in results:
+        lines.append(f"{r.notebook:<{width}}  {r.status:<7}  {r.seconds:7.1f}")
+    failures = [r for r in results if r.status == "FAILED"]
+    for r in failures:
+        lines.append(f"\n{r.notebook} failed at {r.detail}")
+        lines.append(f"  the executed copy, with the error in place: runs/{r.notebook}.ipynb")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def quiet_kernel_warnings():
+    """Papermill and jupyter_client print platform and frozen-module warnings that teach nothing."""
+    old = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+        else:
+            os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = old
