@@ -13,7 +13,9 @@ boto3, psycopg2 and pandas directly.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from helpers.errors import TutorialError
 from helpers.names import Names
@@ -53,7 +55,11 @@ class Tutorial:
         if s.is_local:
             where = f"local (emulator {s.endpoint_url}"
             where += ", PostgreSQL from DATABASE_URL)" if s.database_url else ", embedded PostgreSQL)"
-            account = f"{self.account_id} (the emulator's fake account)" if self.account_id == EMULATOR_ACCOUNT else self.account_id
+            account = (
+                f"{self.account_id} (the emulator's fake account)"
+                if self.account_id == EMULATOR_ACCOUNT
+                else self.account_id
+            )
         else:
             where = "aws (your AWS account)"
             account = mask_account(self.account_id)
@@ -68,6 +74,19 @@ class Tutorial:
         return "\n".join(lines)
 
 
+def _put_interpreter_scripts_on_path() -> None:
+    """Make ``!aws ...`` in a notebook run the AWS CLI pinned in requirements.txt.
+
+    A Jupyter kernel started from ``.venv/bin/jupyter`` (or by nbval/papermill) runs
+    the venv's Python but inherits a PATH without ``.venv/bin``, so a shell command
+    ``aws`` finds a different CLI, or none at all.
+    """
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = scripts + (os.pathsep + path if path else "")
+
+
 def setup(*, quiet: bool = False) -> Tutorial:
     """Load settings, make sure the backend answers, print a banner; return the context.
 
@@ -79,6 +98,7 @@ def setup(*, quiet: bool = False) -> Tutorial:
     from helpers import aws, stack
 
     settings = load_settings()
+    _put_interpreter_scripts_on_path()
     if settings.is_local:
         if not stack.is_up(settings):
             stack.up(settings)
