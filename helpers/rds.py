@@ -7,7 +7,13 @@ points the same parameters at the local PostgreSQL and first creates there, as R
 would, the role from the secret and the instance's initial database.
 
 Local database names carry the instance id (``my_database__ds_ab12cd_postgres``),
-because one local PostgreSQL stands in for every participant's RDS instance.
+because one local PostgreSQL stands in for every participant's RDS instance. So do
+local role names (``postgres__ds_ab12cd_postgres``), for two reasons: the article's
+master user is ``postgres``, which on a local server is usually the superuser whose
+password (in ``DATABASE_URL``) must not be replaced by the secret's; and thirty
+participants sharing one ``DATABASE_URL`` server must not overwrite each other's
+password for a common role. (The role is named after the instance's MasterUsername:
+the emulator's managed secret always says ``admin``, where RDS's says the real one.)
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ WAIT_TIMEOUT = 30 * 60  # RDS creation takes 5-15 minutes on AWS
 
 def _local_dbname(instance_id: str, dbname: str) -> str:
     return f"{dbname}__{instance_id}".replace("-", "_")[:63]
+
+
+def _local_role(instance_id: str, user: str) -> str:
+    return f"{user}__{instance_id}".replace("-", "_")[:63]
 
 
 def describe(instance_id: str, settings: Settings | None = None) -> dict | None:
@@ -103,12 +113,13 @@ def connection_params(instance_id: str, settings: Settings | None = None) -> dic
 
     target = stack.pg_target(settings)
     local_db = _local_dbname(instance_id, dbname)
-    provision(settings, secret["username"], secret["password"], local_db)
+    local_user = _local_role(instance_id, db.get("MasterUsername") or secret["username"])
+    provision(settings, local_user, secret["password"], local_db)
     return {
         "host": target.host,
         "port": target.port,
         "dbname": local_db,
-        "user": secret["username"],
+        "user": local_user,
         "password": secret["password"],
         "sslmode": "prefer",
         "connect_timeout": 5,

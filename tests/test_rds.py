@@ -1,0 +1,120 @@
+"""Lesson 02's plumbing: the RDS -> PostgreSQL bridge, and "my address" for the security group."""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+from dataclasses import replace
+
+import boto3
+import psycopg2
+import pytest
+
+from helpers import net, rds
+from helpers.errors import TutorialError
+
+# --------------------------------------------------------------------------- my address
+
+
+def test_local_address_is_loopback(settings):
+    assert net.my_public_ip(settings) == "127.0.0.1"
+    assert net.my_cidr(settings) == "127.0.0.1/32"
+
+
+class _Answer(io.BytesIO):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _aws(settings):
+    return replace(settings, backend="aws")
+
+
+def test_aws_address_parsed_and_timeout_short(settings, monkeypatch):
+    seen = {}
+
+    def fake_urlopen(url, timeout):
+        seen.update(url=url, timeout=timeout)
+        return _Answer(b"8.8.4.4\n")
+
+    monkeypatch.setattr(net.urllib.request, "urlopen", fake_urlopen)
+    assert net.my_cidr(_aws(settings)) == "8.8.4.4/32"
+    assert seen["url"] == net.CHECKIP_URL
+    assert seen["timeout"] <= 10
+
+
+@pytest.mark.parametrize("body", [b"<html>Please log in</html>", b"10.0.0.5\n"])
+def test_aws_address_rejects_garbage_and_private(settings, monkeypatch, body):
+    monkeypatch.setattr(net.urllib.request, "urlopen", lambda url, timeout: _Answer(body))
+    with pytest.raises(TutorialError):
+        net.my_public_ip(_aws(settings))
+
+
+def test_aws_address_offline_is_a_clear_error(settings, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(net.urllib.request, "urlopen", offline)
+    with pytest.raises(TutorialError, match="internet connection"):
+        net.my_public_ip(_aws(settings))
+
+
+# --------------------------------------------------------------------------- the bridge
+
+
+@pytest.fixture(scope="module")
+def instance(local_stack):
+    """A DB instance created as lesson 02 creates it, deleted afterwards."""
+    instance_id = f"{local_stack.prefix}-testdb"
+    client = boto3.client("rds", region_name=local_stack.region)
+    try:
+        client.create_db_instance(
+            DBInstanceIdentifier=instance_id,
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+            DBName="my_database",
+            MasterUsername="postgres",
+            ManageMasterUserPassword=True,
+        )
+    except client.exceptions.DBInstanceAlreadyExistsFault:
+        pass
+    yield instance_id
+    client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+    rds.drop_local_database(instance_id, settings=local_stack)
+
+
+def test_connection_params_provision_a_working_database(local_stack, instance):
+    params = rds.connection_params(instance, local_stack)
+    assert params["dbname"].startswith("my_database__")
+    # the role is per instance, never the server's own superuser
+    assert params["user"] != "postgres" and params["user"].startswith("postgres__")
+    conn = psycopg2.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1, current_user, current_database()")
+            assert cur.fetchone() == (1, params["user"], params["dbname"])
+    finally:
+        conn.close()
+    # idempotent: a second call reuses the role and database and still connects
+    again = rds.connection_params(instance, local_stack)
+    assert again == params
+    psycopg2.connect(**again).close()
+
+
+def test_wrong_password_is_refused(local_stack, instance):
+    from helpers import stack
+
+    if not stack.pg_target(local_stack).embedded:
+        pytest.skip("DATABASE_URL servers may trust local connections; the embedded one checks passwords like RDS")
+    params = rds.connection_params(instance, local_stack)
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(**{**params, "password": params["password"] + "x"})
+
+
+def test_connection_params_for_a_missing_instance(local_stack):
+    with pytest.raises(TutorialError, match="does not exist"):
+        rds.connection_params(f"{local_stack.prefix}-nosuchdb", local_stack)
