@@ -95,6 +95,8 @@ def setup(*, quiet: bool = False) -> Tutorial:
     environment variables, so lesson code stays plain ``boto3.client("s3")``.
     When the stack is already up this costs a few milliseconds plus one STS call.
     """
+    import boto3
+
     from helpers import aws, stack
 
     settings = load_settings()
@@ -105,6 +107,9 @@ def setup(*, quiet: bool = False) -> Tutorial:
         stack.apply_local_env(settings)
     else:
         os.environ["AWS_DEFAULT_REGION"] = settings.region
+    # boto3's default session caches the credentials it found first; re-running this
+    # cell after editing .env must see the new ones.
+    boto3.DEFAULT_SESSION = None
     identity = aws.whoami(settings)
     tut = Tutorial(
         settings=settings,

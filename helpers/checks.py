@@ -39,13 +39,23 @@ def preflight(settings: Settings) -> list[Check]:
     checks.append(Check("settings", True, f"backend={settings.backend}, region={settings.region}; {env_detail}"))
     ignored = _gitignore_covers_env()
     checks.append(
-        Check(".env kept out of git", ignored, ".gitignore lists .env" if ignored else ".gitignore does not list .env",
-              "" if ignored else "Add a line `.env` to .gitignore before you put anything in .env.")
+        Check(
+            ".env kept out of git",
+            ignored,
+            ".gitignore lists .env" if ignored else ".gitignore does not list .env",
+            "" if ignored else "Add a line `.env` to .gitignore before you put anything in .env.",
+        )
     )
     creds = boto3.Session().get_credentials()
     if creds is None:
-        checks.append(Check("credentials", False, "none found",
-                            "Run `aws configure`, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env."))
+        checks.append(
+            Check(
+                "credentials",
+                False,
+                "none found",
+                "Run `aws configure`, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in .env.",
+            )
+        )
     else:
         source = "the emulator's dummy keys" if settings.is_local else f"found via {creds.method}"
         checks.append(Check("credentials", True, source))

@@ -301,8 +301,16 @@ def start_embedded_postgres(settings: Settings) -> int:
             _pg_exec(
                 utils,
                 "initdb",
-                ["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-instructions",
-                 "-U", PG_SUPERUSER, "-D", str(pgdata)],
+                [
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                    "-U",
+                    PG_SUPERUSER,
+                    "-D",
+                    str(pgdata),
+                ],
             )
         except subprocess.CalledProcessError as exc:
             raise TutorialError(
@@ -317,15 +325,33 @@ def start_embedded_postgres(settings: Settings) -> int:
     socket_dir.chmod(0o777 if user else 0o700)
     log = pgdata / "server.log"
     options = f"-h 127.0.0.1 -p {settings.pg_port} -k {socket_dir}"
-    try:
-        _pg_exec(utils, "pg_ctl", ["-w", "-t", str(int(START_TIMEOUT)), "-D", str(pgdata), "-l", str(log),
-                                   "-o", options, "start"], timeout=START_TIMEOUT + 5)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+    # A postmaster.pid (and socket lock) whose process is gone, after a reboot or a
+    # kill -9, is stale. PostgreSQL would refuse to start if that pid now belongs to a
+    # zombie or to another process, so remove them; orphaned workers of the dead
+    # server exit within seconds, hence the retry while shared memory is still in use.
+    for stale in [pgdata / "postmaster.pid", *socket_dir.glob(".s.PGSQL.*")]:
+        stale.unlink(missing_ok=True)
+    error: Exception | None = None
+    deadline = time.monotonic() + START_TIMEOUT
+    while embedded_pg_pid(settings) is None:
+        try:
+            _pg_exec(
+                utils,
+                "pg_ctl",
+                ["-w", "-t", str(int(START_TIMEOUT)), "-D", str(pgdata), "-l", str(log), "-o", options, "start"],
+                timeout=START_TIMEOUT + 5,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            error = exc
+            if "still in use" not in _tail(log, 3) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    if embedded_pg_pid(settings) is None:
         raise TutorialError(
             f"The embedded PostgreSQL did not start. Last lines of {log}:\n{_tail(log)}",
             "Run `python -m helpers down` and `python -m helpers up`; if the port is the problem, "
             "set TUTORIAL_PG_PORT in .env.",
-        ) from exc
+        ) from error
     _write_json(_pg_state(settings), {"port": settings.pg_port, "socket_dir": str(socket_dir)})
     pid = embedded_pg_pid(settings)
     assert pid is not None
