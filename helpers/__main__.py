@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from helpers.errors import TutorialError
 from helpers.settings import load_settings
@@ -15,7 +16,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     print(stack.up(settings))
-    print("\nPoint a terminal at it with:  eval \"$(python -m helpers env)\"")
+    print('\nPoint a terminal at it with:  eval "$(python -m helpers env)"')
     return 0
 
 
@@ -34,7 +35,43 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(settings)
     if settings.is_local:
         print(stack.status(settings))
+    if reach_backend(settings):
+        print()
+        print(alive_report(settings))
     return 0
+
+
+def reach_backend(settings) -> bool:
+    """Point boto3 at the backend; False (with a note) when the local stack is down.
+
+    A stopped emulator keeps nothing (its state lives in memory), so there is
+    nothing of the series to list or delete then.
+    """
+    from helpers import stack
+
+    if not settings.is_local:
+        return True
+    if not stack.is_up(settings):
+        print("The local stack is down, so nothing of the series exists right now.")
+        return False
+    stack.apply_local_env(settings)
+    return True
+
+
+def alive_report(settings) -> str:
+    """What of the series exists for this prefix and, on AWS, what of it costs money."""
+    from helpers import cleanup
+
+    try:
+        found = cleanup.find(settings)
+    except TutorialError as exc:
+        return f"Could not list the series' resources: {exc}"
+    lines = [f"Resources of the series for {settings.prefix}:", cleanup.listing(found)]
+    billable = [r for r in found if r.billable]
+    if not settings.is_local and billable:
+        names = ", ".join(r.name for r in billable)
+        lines.append(f"\nBillable on AWS while they exist: {names}. Delete with `python -m helpers clean --yes`.")
+    return "\n".join(lines)
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -48,7 +85,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     exports = dict(stack.local_aws_env(settings))
     target = stack.pg_target(settings)
     exports.update({"PGHOST": target.host, "PGPORT": str(target.port)})
-    print("# local backend: paste into a shell, or run  eval \"$(python -m helpers env)\"")
+    print('# local backend: paste into a shell, or run  eval "$(python -m helpers env)"')
     for key, value in exports.items():
         if value:
             print(f"export {key}={shlex.quote(value)}")
@@ -62,35 +99,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     from helpers import runner, stack
 
     settings = load_settings()
-    notebooks = runner.lesson_notebooks(only=args.only)
+    directory = Path(args.notebooks_dir) if args.notebooks_dir else runner.NOTEBOOK_DIR
+    notebooks = runner.lesson_notebooks(directory, only=args.only)
     if not notebooks:
-        raise TutorialError(f"No notebook matches {args.only}.", "List them with `ls notebooks/`.")
+        raise TutorialError(
+            f"No notebook matches {args.only or '*'} in {directory}.", "List them with `ls notebooks/`."
+        )
     if settings.is_local:
         print(stack.up(settings))
         stack.apply_local_env(settings)
-    print(f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to runs/\n")
-    with runner.quiet_kernel_warnings():
-        results = runner.run_notebooks(notebooks, settings.runs_dir, kernel_name=args.kernel)
+    output_dir = Path(args.output_dir) if args.output_dir else settings.runs_dir
+    print(
+        f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to {output_dir}\n"
+    )
+    try:
+        with runner.quiet_kernel_warnings():
+            results = runner.run_notebooks(notebooks, output_dir, kernel_name=args.kernel)
+    finally:
+        # Also on Ctrl-C or a crash: a run must not leave billable resources behind.
+        cleaned = True if args.keep else final_cleanup(settings)
     failed = any(r.status == "FAILED" for r in results)
-    if failed and not args.keep:
-        try:
-            from helpers import cleanup
-        except ImportError:
-            cleanup = None
-        if cleanup is not None:
-            print("\nA lesson failed: removing what the series created (use --keep to keep it).")
-            cleanup.clean(settings, yes=True)
     print()
     print(runner.summary_table(results))
-    return 1 if failed else 0
+    if args.keep:
+        print("\n--keep: the series' resources were left in place; remove them with `python -m helpers clean --yes`.")
+    elif not cleaned:
+        print("\nSome resources could not be deleted (see above); retry with `python -m helpers clean --yes`.")
+    return 1 if failed or not cleaned else 0
+
+
+def final_cleanup(settings) -> bool:
+    """Delete what the run created (the series' resources of this prefix); True if nothing is left."""
+    from helpers import cleanup
+
+    print("\nCleaning up what the series created (use --keep to keep it):")
+    try:
+        return not cleanup.clean(settings, yes=True)
+    except TutorialError as exc:
+        print(f"cleanup failed: {exc}")
+        return False
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from helpers import cleanup
 
     settings = load_settings()
-    found = cleanup.clean(settings, yes=args.yes, all_participants=args.all_participants)
-    return 0 if found is not None else 1
+    if not reach_backend(settings):
+        return 0
+    left = cleanup.clean(settings, yes=args.yes, all_participants=args.all_participants)
+    return 1 if args.yes and left else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="shell exports for the AWS CLI and psql")
     run = sub.add_parser("run", help="execute the lessons in order with papermill")
     run.add_argument("only", nargs="*", help="notebook numbers or names (default: all)")
-    run.add_argument("--keep", action="store_true", help="do not clean up after a failed lesson")
+    run.add_argument("--keep", action="store_true", help="keep the resources (no cleanup at the end)")
+    run.add_argument("--notebooks-dir", default=None, help="folder of NN_*.ipynb lessons (default: notebooks/)")
+    run.add_argument("--output-dir", default=None, help="where executed copies go (default: runs/)")
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
     clean = sub.add_parser("clean", help="delete the series' resources (dry run unless --yes)")
     clean.add_argument("--yes", action="store_true", help="really delete")

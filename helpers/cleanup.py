@@ -173,13 +173,19 @@ def find_security_groups(settings: Settings, scope: Collection[str] | None) -> l
     return found
 
 
-def find(settings: Settings, participants: Collection[str] | None = None, *, log: Log = print) -> list[Resource]:
-    """Everything of the series, for the given participants (None: every participant).
+def find(
+    settings: Settings,
+    participants: Collection[str] | None = None,
+    *,
+    all_participants: bool = False,
+    log: Log = print,
+) -> list[Resource]:
+    """Everything of the series for your prefix (or the given participants, or everyone's).
 
     A service that cannot be listed is reported and skipped, so one missing
     permission does not hide what the other services hold.
     """
-    scope = set(participants) if participants is not None else None
+    scope = scope_of(settings, all_participants, participants)
     found: list[Resource] = []
     finders = [find_buckets, find_tables, find_db_instances]
     for finder in finders:
@@ -372,17 +378,16 @@ def clean(
     """
     scope = scope_of(settings, all_participants, participants)
     who = "all participants" if scope is None else "participant " + ", ".join(sorted(scope))
-    found = find(settings, scope, log=log)
+    found = find(settings, scope, all_participants=scope is None, log=log)
     log(f"The series' resources ({who}, {settings.backend} backend):")
     log(listing(found))
-    if not yes:
+    if not found or not yes:
         if found:
             log("\nDry run: nothing was deleted. Run `python -m helpers clean --yes` to delete the above.")
         return found
-    if found:
-        log("")
-        delete_all(found, settings, log)
-    left = find(settings, scope, log=log)
+    log("")
+    delete_all(found, settings, log)
+    left = find(settings, scope, all_participants=scope is None, log=log)
     log("\nLeft afterwards:")
     log(listing(left, empty="Nothing of the series is left."))
     return left
