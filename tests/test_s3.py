@@ -1,0 +1,189 @@
+"""Tests for lesson 01's S3 code: CSV validation, the refused-upload path, and bucket creation.
+
+The bucket-creation function lives in the notebook (it is the lesson), so the tests
+execute that very cell (tagged ``ensure-bucket``) rather than a copy of it, and call
+it against the local stack in ``us-east-1`` and in another region.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import boto3
+import nbformat
+import pytest
+
+from helpers.errors import TutorialError
+from helpers.s3 import PEOPLE_COLUMNS, hide_timestamps, upload_csv_checked, validate_csv
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_s3.ipynb"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- validate_csv ---------------------------------------------------------------------------
+
+
+def test_valid_csv_is_parsed_with_types(tmp_path):
+    frame = validate_csv(write(tmp_path, "ok.csv", "name,age\nabe,31\nbea,5\n"))
+    assert list(frame.columns) == ["name", "age"]
+    assert frame["age"].tolist() == [31, 5]
+    assert str(frame["age"].dtype) == "int64"
+    assert frame["name"].tolist() == ["abe", "bea"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name,years\neve,42\n", "missing ['age']"),
+        ("age,name\n42,eve\n", "different order"),
+        ("name,age,city\neve,42,x\n", "unexpected ['city']"),
+        ("name,age\nfay,forty\n", "line 2: age='forty'"),
+        ("name,age\nfay,4.5\n", "line 2: age='4.5'"),
+        ("name,age\nfay,\n", "line 2: age=''"),
+        ("name,age\nabe,1\n,7\n", "line 3: name=''"),
+        ("", "not a readable CSV"),
+    ],
+)
+def test_malformed_csv_is_refused_with_a_reason(tmp_path, text, expected):
+    path = write(tmp_path, "bad.csv", text)
+    with pytest.raises(TutorialError) as caught:
+        validate_csv(path)
+    assert expected in caught.value.problem
+    assert "bad.csv" in caught.value.problem
+    assert caught.value.fix
+
+
+def test_many_bad_values_are_summarised(tmp_path):
+    rows = "".join(f"p{i},x{i}\n" for i in range(8))
+    with pytest.raises(TutorialError) as caught:
+        validate_csv(write(tmp_path, "bad.csv", "name,age\n" + rows))
+    assert "8 bad value(s)" in caught.value.problem
+    assert "... and 3 more" in caught.value.problem
+
+
+def test_missing_file_is_a_tutorial_error(tmp_path):
+    with pytest.raises(TutorialError, match="does not exist"):
+        validate_csv(tmp_path / "nope.csv")
+
+
+def test_unsupported_column_type_is_a_programming_error(tmp_path):
+    with pytest.raises(TypeError):
+        validate_csv(write(tmp_path, "ok.csv", "name,age\nabe,31\n"), {"name": str, "age": float})
+
+
+def test_people_columns_match_the_article():
+    assert PEOPLE_COLUMNS == {"name": str, "age": int}
+
+
+# --- hide_timestamps ------------------------------------------------------------------------
+
+
+def test_hide_timestamps_keeps_alignment_and_prefix_lines():
+    lines = ["                           PRE python/", "2022-07-18 00:31:54         27 test.txt"]
+    out = hide_timestamps(lines)
+    assert out[0] == lines[0]
+    assert out[1] == "yyyy-mm-dd hh:mm:ss         27 test.txt"
+    assert len(out[1]) == len(lines[1])
+
+
+# --- against the local stack ----------------------------------------------------------------
+
+
+def lesson_function(name: str, tag: str):
+    """Execute the notebook cell tagged ``tag`` and return the function ``name`` it defines."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    cells = [c for c in notebook.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"expected one cell tagged {tag!r} in {NOTEBOOK.name}"
+    namespace: dict = {}
+    exec(compile(cells[0].source, f"{NOTEBOOK.name}[{tag}]", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+def unique_bucket(settings, label: str) -> str:
+    return f"{settings.prefix}-test-{label}-{secrets.token_hex(3)}"
+
+
+def delete_bucket(s3, name: str) -> None:
+    for obj in s3.list_objects_v2(Bucket=name).get("Contents", []):
+        s3.delete_object(Bucket=name, Key=obj["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])
+def test_ensure_bucket_creates_in_the_region_and_is_idempotent(local_stack, region):
+    ensure_bucket = lesson_function("ensure_bucket", "ensure-bucket")
+    s3 = boto3.client("s3", region_name=region)
+    name = unique_bucket(local_stack, region.replace("-", ""))
+    try:
+        assert ensure_bucket(s3, name, region) == "created"
+        location = s3.get_bucket_location(Bucket=name)["LocationConstraint"]
+        # S3 reports us-east-1 as None (no LocationConstraint), every other region by name.
+        assert location == (None if region == "us-east-1" else region)
+        assert ensure_bucket(s3, name, region) == "exists"
+    finally:
+        delete_bucket(s3, name)
+
+
+def test_ensure_bucket_treats_a_concurrent_create_as_exists(local_stack):
+    """HeadBucket says 404, then CreateBucket finds the bucket already ours (a race)."""
+    ensure_bucket = lesson_function("ensure_bucket", "ensure-bucket")
+    region = "eu-west-1"
+    s3 = boto3.client("s3", region_name=region)
+    name = unique_bucket(local_stack, "race")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+
+    class HeadSays404:
+        exceptions = s3.exceptions
+
+        def head_bucket(self, **kwargs):
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadBucket")
+
+        def create_bucket(self, **kwargs):
+            return s3.create_bucket(**kwargs)
+
+    try:
+        assert ensure_bucket(HeadSays404(), name, region) == "exists"
+    finally:
+        delete_bucket(s3, name)
+
+
+def test_ensure_bucket_explains_a_name_owned_by_someone_else():
+    ensure_bucket = lesson_function("ensure_bucket", "ensure-bucket")
+
+    class HeadSays403:
+        def head_bucket(self, **kwargs):
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
+
+    with pytest.raises(TutorialError, match="taken by another AWS account"):
+        ensure_bucket(HeadSays403(), "some-bucket", "us-east-1")
+
+
+def test_refused_csv_never_reaches_the_bucket(local_stack, tmp_path):
+    s3 = boto3.client("s3", region_name=local_stack.region)
+    name = unique_bucket(local_stack, "csv")
+    s3.create_bucket(Bucket=name)
+    try:
+        good = write(tmp_path, "file1.csv", "name,age\nabe,31\nbea,5\n")
+        bad = write(tmp_path, "bad.csv", "name,age\nfay,forty\n")
+
+        frame = upload_csv_checked(s3, good, name, "csv/file1.csv")
+        assert len(frame) == 2
+        with pytest.raises(TutorialError, match="forty"):
+            upload_csv_checked(s3, bad, name, "csv/bad.csv")
+
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])]
+        assert keys == ["csv/file1.csv"]
+        body = s3.get_object(Bucket=name, Key="csv/file1.csv")["Body"].read()
+        assert body == good.read_bytes()
+    finally:
+        delete_bucket(s3, name)
