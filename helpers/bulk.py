@@ -28,6 +28,12 @@ from decimal import Decimal
 
 from helpers.errors import TutorialError
 
+USERS_COLUMNS = ["id", "name", "age", "email", "city", "score", "signup_date"]
+USERS_DDL = (
+    "CREATE TABLE {} (id integer PRIMARY KEY, name text NOT NULL, age integer, email text, city text, "
+    "score numeric(7, 2), signup_date date)"
+)
+
 COPY_CHUNK = 1 << 16  # bytes handed to COPY per read; psycopg2's default (8 KiB) costs more calls
 
 
@@ -248,8 +254,26 @@ def users_csv(rows: int, *, start: int = 1, header: bool = True) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-USERS_COLUMNS = ["id", "name", "age", "email", "city", "score", "signup_date"]
-USERS_DDL = (
-    "CREATE TABLE {} (id integer PRIMARY KEY, name text NOT NULL, age integer, email text, city text, "
-    "score numeric(7, 2), signup_date date)"
-)
+def client_cidr(settings=None) -> str:
+    """The address range a security group should admit for this machine: its public IP /32.
+
+    On the local backend the database is on this machine, so it is 127.0.0.1/32. On AWS the
+    public address is asked of https://checkip.amazonaws.com (AWS's own what-is-my-IP service).
+    Opening 5432 to one address, not to 0.0.0.0/0, is the safe version of the article's shortcut.
+    """
+    import urllib.request
+
+    from helpers.settings import load_settings
+
+    settings = settings or load_settings()
+    if settings.is_local:
+        return "127.0.0.1/32"
+    try:
+        with urllib.request.urlopen("https://checkip.amazonaws.com", timeout=5) as response:
+            ip = response.read().decode().strip()
+    except OSError as exc:
+        raise TutorialError(
+            f"Could not find this machine's public IP address ({exc}).",
+            "Check your internet connection, or set the security group rule by hand to your IP/32.",
+        ) from exc
+    return f"{ip}/32"
