@@ -1,0 +1,279 @@
+"""Cleanup deletes exactly the series' resources of the chosen participants, and nothing else.
+
+These tests run against a private in-process moto server on a free port (PostgreSQL
+comes from the shared local stack), so `--all-participants --yes` can never reach
+resources of another test session or of a developer using the same machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import socket
+import string
+import urllib.request
+from pathlib import Path
+
+import boto3
+import nbformat
+import pytest
+
+from helpers import cleanup
+from helpers.names import Names
+
+REPO = Path(__file__).resolve().parent.parent
+ALL_KINDS = {cleanup.BUCKET, cleanup.TABLE, cleanup.DB_INSTANCE, cleanup.SECRET, cleanup.SECURITY_GROUP}
+
+
+def random_prefix() -> str:
+    return "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def private_moto():
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(local_stack, private_moto, monkeypatch):
+    """Settings pointing at the private emulator, emptied before each test."""
+    from helpers.settings import load_settings
+
+    urllib.request.urlopen(urllib.request.Request(f"{private_moto}/moto-api/reset", method="POST"), timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", private_moto)
+    settings = load_settings()
+    assert settings.endpoint_url == private_moto
+    return settings
+
+
+def for_prefix(settings, prefix: str):
+    return dataclasses.replace(settings, prefix=prefix)
+
+
+def create_resources(settings, names: Names, tags: list | None) -> dict:
+    """Bucket (versioned, with versions and a delete marker), table, security group, DB instance."""
+    extra = {"Tags": tags} if tags else {}
+    s3, ddb, ec2, rds = (boto3.client(s) for s in ("s3", "dynamodb", "ec2", "rds"))
+    s3.create_bucket(Bucket=names.bucket)
+    if tags:
+        s3.put_bucket_tagging(Bucket=names.bucket, Tagging={"TagSet": tags})
+    s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"a", b"b"):
+        s3.put_object(Bucket=names.bucket, Key="test.txt", Body=body)
+    s3.delete_object(Bucket=names.bucket, Key="test.txt")
+    ddb.create_table(
+        TableName=names.table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    spec = [{"ResourceType": "security-group", "Tags": tags}] if tags else []
+    group = ec2.create_security_group(
+        GroupName=names.security_group, Description="test", VpcId=vpc, TagSpecifications=spec
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier=names.db_instance,
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        MasterUsername="postgres",
+        ManageMasterUserPassword=True,
+        AllocatedStorage=20,
+        VpcSecurityGroupIds=[group["GroupId"]],
+        **extra,
+    )
+    return {"bucket": names.bucket, "table": names.table, "group": names.security_group, "db": names.db_instance}
+
+
+class Untagged(Names):
+    """Names that start with a participant's prefix, for resources created without the series' tags."""
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.prefix}-untagged-bucket"
+
+    @property
+    def db_instance(self) -> str:
+        return f"{self.prefix}-untagged-db"
+
+    @property
+    def security_group(self) -> str:
+        return f"{self.prefix}-untagged-sg"
+
+    @property
+    def table(self) -> str:
+        return f"{self.prefix}-untagged-table"
+
+
+def still_there(created: dict) -> dict[str, bool]:
+    s3, ddb, ec2, rds = (boto3.client(s) for s in ("s3", "dynamodb", "ec2", "rds"))
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    tables = set(ddb.list_tables()["TableNames"])
+    groups = {g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+    dbs = {d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]}
+    return {
+        "bucket": created["bucket"] in buckets,
+        "table": created["table"] in tables,
+        "group": created["group"] in groups,
+        "db": created["db"] in dbs,
+    }
+
+
+def world(settings):
+    """Participants A and B with the series' resources, plus untagged look-alikes named with A's prefix."""
+    a, b = random_prefix(), random_prefix()
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    made = {
+        "a": create_resources(settings, Names(a, account, settings.region), Names(a, account, settings.region).tags()),
+        "b": create_resources(settings, Names(b, account, settings.region), Names(b, account, settings.region).tags()),
+        "untagged": create_resources(settings, Untagged(a, account, settings.region), None),
+    }
+    # Tagged as B's, but named with A's prefix: the name guard must keep everyone's cleanup off it.
+    odd = f"{a}-mislabelled"
+    boto3.client("s3").create_bucket(Bucket=odd)
+    boto3.client("s3").put_bucket_tagging(Bucket=odd, Tagging={"TagSet": Names(b, account, settings.region).tags()})
+    return a, b, made, odd
+
+
+def kinds(resources, participant: str) -> set[str]:
+    return {r.kind for r in resources if r.participant == participant}
+
+
+def test_dry_run_deletes_nothing(aws):
+    a, b, made, odd = world(aws)
+    found = cleanup.clean(for_prefix(aws, a), log=lambda _: None)
+    assert kinds(found, a) == ALL_KINDS
+    assert {r.participant for r in found} == {a}
+    assert all(still_there(made["a"]).values())
+    assert kinds(cleanup.find(aws, [a]), a) == ALL_KINDS
+
+
+def test_clean_one_participant_leaves_others_and_untagged(aws):
+    a, b, made, odd = world(aws)
+    lines: list[str] = []
+    left = cleanup.clean(for_prefix(aws, a), yes=True, log=lines.append)
+    assert left == []
+    assert not any(still_there(made["a"]).values())
+    assert all(still_there(made["b"]).values())
+    assert all(still_there(made["untagged"]).values())
+    assert odd in {x["Name"] for x in boto3.client("s3").list_buckets()["Buckets"]}
+    assert kinds(cleanup.find(aws, [b]), b) == ALL_KINDS
+    assert not any(line.startswith("FAILED") for line in lines)
+    # A second run finds nothing and deletes nothing.
+    assert cleanup.clean(for_prefix(aws, a), yes=True, log=lambda _: None) == []
+
+
+def test_all_participants_dry_run_then_yes(aws):
+    a, b, made, odd = world(aws)
+    found = cleanup.clean(aws, all_participants=True, log=lambda _: None)
+    assert kinds(found, a) == ALL_KINDS and kinds(found, b) == ALL_KINDS
+    assert odd not in {r.name for r in found}
+    assert all(still_there(made["a"]).values()) and all(still_there(made["b"]).values())
+
+    assert cleanup.clean(aws, yes=True, all_participants=True, log=lambda _: None) == []
+    assert not any(still_there(made["a"]).values())
+    assert not any(still_there(made["b"]).values())
+    assert all(still_there(made["untagged"]).values())
+    assert odd in {x["Name"] for x in boto3.client("s3").list_buckets()["Buckets"]}
+
+
+def test_cli_clean_dry_run_and_yes(aws, monkeypatch, capsys):
+    from helpers.__main__ import main
+
+    a, b, made, odd = world(aws)
+    monkeypatch.setenv("TUTORIAL_PREFIX", a)
+    assert main(["clean"]) == 0
+    assert "Dry run" in capsys.readouterr().out
+    assert all(still_there(made["a"]).values())
+    assert main(["clean", "--yes"]) == 0
+    assert "Nothing of the series is left." in capsys.readouterr().out
+    assert not any(still_there(made["a"]).values())
+    assert all(still_there(made["b"]).values())
+    assert main(["status"]) == 0
+    assert "Nothing of the series was found." in capsys.readouterr().out
+
+
+def run_lesson_04(tmp_path: Path) -> str:
+    import papermill
+
+    out = tmp_path / "04_out.ipynb"
+    papermill.execute_notebook(
+        str(REPO / "notebooks" / "04_cleanup.ipynb"), str(out), cwd=str(REPO / "notebooks"), progress_bar=False
+    )
+    nb = nbformat.read(out, as_version=4)
+    return "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+
+
+def test_lesson_04_deletes_own_resources_only(aws, monkeypatch, tmp_path):
+    a, b, made, odd = world(aws)
+    monkeypatch.setenv("TUTORIAL_PREFIX", a)
+    text = run_lesson_04(tmp_path)
+    assert f"Nothing of the series is left for {a}." in text
+    assert not any(still_there(made["a"]).values())
+    assert all(still_there(made["b"]).values())
+    assert all(still_there(made["untagged"]).values())
+
+
+def test_lesson_04_leaves_untagged_resources_with_the_lessons_names(aws, monkeypatch, tmp_path):
+    a = random_prefix()
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    made = create_resources(aws, Names(a, account, aws.region), None)
+    monkeypatch.setenv("TUTORIAL_PREFIX", a)
+    text = run_lesson_04(tmp_path)
+    assert text.count("lacks the series' tags: left alone") == 4
+    assert all(still_there(made).values())
+
+
+def failing_lesson(folder: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("from helpers import setup\ntut = setup()"),
+        nbformat.v4.new_code_cell(
+            "import boto3\n"
+            "name = tut.settings.prefix + '-runner-test'\n"
+            "boto3.client('s3').create_bucket(Bucket=name)\n"
+            "boto3.client('s3').put_bucket_tagging(Bucket=name, Tagging={'TagSet': tut.tags})\n"
+            "boto3.client('s3').put_object(Bucket=name, Key='test.txt', Body=b'x')"
+        ),
+        nbformat.v4.new_code_cell("raise RuntimeError('this lesson fails on purpose')"),
+    ]
+    folder.mkdir()
+    nbformat.write(nb, folder / "01_fails.ipynb")
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_runner_cleans_up_even_when_a_lesson_fails(aws, monkeypatch, tmp_path, capsys, keep):
+    from helpers.__main__ import main
+
+    a, b, made, odd = world(aws)
+    # A's resources now include what the failing lesson creates; B's must survive either way.
+    failing_lesson(tmp_path / "lessons")
+    monkeypatch.setenv("TUTORIAL_PREFIX", a)
+    argv = ["run", "--notebooks-dir", str(tmp_path / "lessons"), "--output-dir", str(tmp_path / "out")]
+    code = main(argv + (["--keep"] if keep else []))
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED" in out
+    left = cleanup.find(for_prefix(aws, a), log=lambda _: None)
+    if keep:
+        assert kinds(left, a) == ALL_KINDS
+        assert f"{a}-runner-test" in {r.name for r in left}
+    else:
+        assert left == []
+        assert not any(still_there(made["a"]).values())
+    assert all(still_there(made["b"]).values())
+    assert all(still_there(made["untagged"]).values())
