@@ -7,6 +7,7 @@ it against the local stack in ``us-east-1`` and in another region.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -185,5 +186,44 @@ def test_refused_csv_never_reaches_the_bucket(local_stack, tmp_path):
         assert keys == ["csv/file1.csv"]
         body = s3.get_object(Bucket=name, Key="csv/file1.csv")["Body"].read()
         assert body == good.read_bytes()
+    finally:
+        delete_bucket(s3, name)
+
+
+# --- the AWS CLI the lesson's `!aws` cells run ----------------------------------------------
+
+
+def test_setup_puts_the_pinned_cli_first_on_path(monkeypatch):
+    """A kernel's PATH often lacks the venv's bin folder; setup() must add it so `!aws` is ours."""
+    import shutil
+    import sys
+
+    from helpers import _put_interpreter_scripts_on_path
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    _put_interpreter_scripts_on_path()
+    _put_interpreter_scripts_on_path()  # idempotent: added once
+    scripts = str(Path(sys.executable).parent)
+    assert os.environ["PATH"].split(os.pathsep).count(scripts) == 1
+    found = shutil.which("aws")
+    assert found is not None and Path(found).parent == Path(scripts)
+
+
+def test_aws_cli_honours_aws_endpoint_url(local_stack, tmp_path):
+    """`aws s3 ls` with no endpoint flag must reach the same backend as boto3 (AWS_ENDPOINT_URL)."""
+    import subprocess
+    import sys
+
+    s3 = boto3.client("s3", region_name=local_stack.region)
+    name = unique_bucket(local_stack, "cli")
+    s3.create_bucket(Bucket=name)
+    try:
+        s3.put_object(Bucket=name, Key="python/test.py", Body=b"print('hi')\n")
+        cli = Path(sys.executable).parent / "aws"
+        result = subprocess.run(
+            [str(cli), "s3", "ls", f"s3://{name}"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        assert "PRE python/" in result.stdout
     finally:
         delete_bucket(s3, name)
