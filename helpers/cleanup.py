@@ -90,7 +90,7 @@ def find_buckets(settings: Settings, scope: Collection[str] | None) -> list[Reso
 
     s3 = client("s3", settings)
     found = []
-    for bucket in s3.list_buckets().get("Buckets", []):
+    for bucket in (b for page in s3.get_paginator("list_buckets").paginate() for b in page.get("Buckets", [])):
         name = bucket["Name"]
         if not _may_be_ours(name, scope):
             continue
@@ -323,8 +323,10 @@ def delete_all(resources: list[Resource], settings: Settings, log: Log = print) 
     for r in of[SECRET]:
         if not _secret_gone(sm, r, log) and not _attempt(r, lambda r=r: delete_secret(sm, r.ident), settings, log):
             failed.append(r)
+    # Waiting for a network interface to be released only makes sense if every instance went away.
+    patience = 0 if any(r.kind == DB_INSTANCE for r in failed) else None
     for r in of[SECURITY_GROUP]:
-        if not _attempt(r, lambda r=r: delete_security_group(ec2, r.ident, settings), settings, log):
+        if not _attempt(r, lambda r=r: delete_security_group(ec2, r.ident, settings, patience=patience), settings, log):
             failed.append(r)
     return failed
 
