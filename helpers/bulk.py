@@ -225,7 +225,19 @@ def write_dataframe(df, table, *, overwrite_by_pkeys: list[str] | None = None) -
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident set size in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """This process's peak resident set size in MiB.
+
+    On Linux this is ``VmHWM`` from /proc/self/status, which starts afresh when a program starts.
+    ``getrusage().ru_maxrss`` (the fallback, used on macOS) is kept across ``exec``: a child
+    started from a big Jupyter kernel would report the kernel's size, not its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
