@@ -277,3 +277,17 @@ def test_runner_cleans_up_even_when_a_lesson_fails(aws, monkeypatch, tmp_path, c
         assert not any(still_there(made["a"]).values())
     assert all(still_there(made["b"]).values())
     assert all(still_there(made["untagged"]).values())
+
+
+def test_one_failure_does_not_stop_the_rest(aws, monkeypatch):
+    a, b, made, odd = world(aws)
+
+    def broken(s3, name):
+        raise RuntimeError("simulated S3 outage")
+
+    monkeypatch.setattr(cleanup, "empty_and_delete_bucket", broken)
+    lines: list[str] = []
+    left = cleanup.clean(for_prefix(aws, a), yes=True, log=lines.append)
+    assert [r.kind for r in left] == [cleanup.BUCKET]
+    assert any(line.startswith("FAILED") and "simulated S3 outage" in line for line in lines)
+    assert still_there(made["a"]) == {"bucket": True, "table": False, "group": False, "db": False}
