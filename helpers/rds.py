@@ -47,8 +47,9 @@ def describe(instance_id: str, settings: Settings | None = None) -> dict | None:
         return None
 
 
-def wait_until_available(instance_id: str, settings: Settings | None = None, *, timeout: float = WAIT_TIMEOUT,
-                         poll: float = 15.0) -> dict:
+def wait_until_available(
+    instance_id: str, settings: Settings | None = None, *, timeout: float = WAIT_TIMEOUT, poll: float = 15.0
+) -> dict:
     """Poll until the instance is ``available``, printing each status change.
 
     Why not the boto3 waiter alone: it is silent for up to half an hour, and a
@@ -138,9 +139,7 @@ def provision(settings: Settings, user: str, password: str, dbname: str) -> None
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
             verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)), (password,)
-            )
+            cur.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)), (password,))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
             if not cur.fetchone():
                 cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user)))
@@ -171,8 +170,14 @@ def drop_local_database(instance_id: str, dbname: str = "my_database", settings:
         conn.close()
 
 
-def wait_until_deleted(instance_id: str, settings: Settings | None = None, *, timeout: float = WAIT_TIMEOUT,
-                       poll: float = 15.0, dbname: str = "my_database") -> None:
+def wait_until_deleted(
+    instance_id: str,
+    settings: Settings | None = None,
+    *,
+    timeout: float = WAIT_TIMEOUT,
+    poll: float = 15.0,
+    dbname: str = "my_database",
+) -> None:
     """Poll until the instance is gone; on the local backend, drop its stand-in database too."""
     settings = settings or load_settings()
     start = time.monotonic()
