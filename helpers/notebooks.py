@@ -80,6 +80,7 @@ def refresh(paths: list[Path], timeout: int = 900) -> None:
             timeout=timeout,
             kernel_name="python3",
             record_timing=False,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no "unencrypted TCP" warning per kernel
             resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()

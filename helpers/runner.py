@@ -81,6 +81,9 @@ def run_notebooks(
                 progress_bar=progress and sys.stderr.isatty(),
                 kernel_name=kernel_name,
                 request_save_on_cell_execute=False,
+                # ipykernel warns on every start that loopback TCP is unencrypted; the
+                # kernel only listens on 127.0.0.1, so that line is noise in a lesson run.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except Exception as exc:  # noqa: BLE001 - any failure is reported, then we go on
             seconds = time.monotonic() - start
