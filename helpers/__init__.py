@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.errors import TutorialError
+from helpers.errors import TutorialError, install_notebook_hints
 from helpers.names import Names
 from helpers.settings import Settings, load_settings
 
@@ -99,6 +99,7 @@ def setup(*, quiet: bool = False) -> Tutorial:
 
     from helpers import aws, stack
 
+    install_notebook_hints()  # first, so that a problem found below reads as cause + fix
     settings = load_settings()
     _put_interpreter_scripts_on_path()
     if settings.is_local:
