@@ -8,31 +8,19 @@ resources of another test session or of a developer using the same machine.
 from __future__ import annotations
 
 import dataclasses
-import secrets
-import socket
-import string
 import urllib.request
 from pathlib import Path
 
 import boto3
 import nbformat
 import pytest
+from support import free_port, random_prefix
 
 from helpers import cleanup
 from helpers.names import Names
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_KINDS = {cleanup.BUCKET, cleanup.TABLE, cleanup.DB_INSTANCE, cleanup.SECRET, cleanup.SECURITY_GROUP}
-
-
-def random_prefix() -> str:
-    return "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

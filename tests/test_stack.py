@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from support import free_port
 
 from helpers import stack
 from helpers.aws import whoami
@@ -23,12 +24,6 @@ from helpers.errors import TutorialError
 from helpers.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_settings(state_dir: Path, **kw) -> Settings:

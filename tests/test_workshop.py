@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
-import string
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import random_prefix
 
 from helpers import cleanup
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = ["00", "01", "02", "03"]
-
-
-def random_prefix() -> str:
-    return "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
 
 
 @pytest.mark.timeout(600)
