@@ -229,7 +229,15 @@ def _code(exc: ClientError) -> str:
 
 
 def empty_and_delete_bucket(s3, name: str) -> None:
-    """Delete every object version and delete marker (page by page), then the bucket."""
+    """Abort unfinished multipart uploads, delete every object version and delete marker
+    (page by page), then the bucket.
+
+    Unfinished uploads are invisible in object listings but their parts are stored (and
+    billed) until aborted, so an interrupted bulk upload must not outlive the bucket.
+    """
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=name):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
         keys = [
             {"Key": v["Key"], "VersionId": v["VersionId"]}

@@ -267,6 +267,22 @@ def test_runner_cleans_up_even_when_a_lesson_fails(aws, monkeypatch, tmp_path, c
     assert all(still_there(made["untagged"]).values())
 
 
+def test_unfinished_multipart_uploads_do_not_outlive_the_bucket(aws):
+    names = Names(random_prefix(), "123456789012", aws.region)
+    s3 = boto3.client("s3", region_name=aws.region)
+    s3.create_bucket(Bucket=names.bucket)
+    s3.put_object(Bucket=names.bucket, Key="done.csv", Body=b"name,age\n")
+    upload = s3.create_multipart_upload(Bucket=names.bucket, Key="interrupted.csv")
+    s3.upload_part(Bucket=names.bucket, Key="interrupted.csv", UploadId=upload["UploadId"], PartNumber=1, Body=b"x")
+    aborted: list[str] = []
+    s3.meta.events.register(
+        "before-call.s3.AbortMultipartUpload", lambda params, **_: aborted.append(params["url_path"])
+    )
+    cleanup.empty_and_delete_bucket(s3, names.bucket)
+    assert len(aborted) == 1 and "interrupted.csv" in aborted[0]
+    assert names.bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
 def test_one_failure_does_not_stop_the_rest(aws, monkeypatch):
     a, b, made, odd = world(aws)
 
