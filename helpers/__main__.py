@@ -113,8 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to {output_dir}\n"
     )
     try:
-        with runner.quiet_kernel_warnings():
-            results = runner.run_notebooks(notebooks, output_dir, kernel_name=args.kernel)
+        results = runner.run_notebooks(notebooks, output_dir, kernel_name=args.kernel)
     finally:
         # Also on Ctrl-C or a crash: a run must not leave billable resources behind.
         cleaned = True if args.keep else final_cleanup(settings)

@@ -9,7 +9,6 @@ they are.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -63,6 +62,8 @@ def run_notebooks(
     import papermill
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    # Kernels inherit this: it silences the debugger's "frozen modules" warning on start.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     results: list[Result] = []
     failed = False
     for index, path in enumerate(notebooks, 1):
@@ -108,17 +109,3 @@ def summary_table(results: list[Result]) -> str:
         lines.append(f"\n{r.notebook} failed at {r.detail}")
         lines.append(f"  the executed copy, with the error in place: runs/{r.notebook}.ipynb")
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def quiet_kernel_warnings():
-    """Papermill and jupyter_client print platform and frozen-module warnings that teach nothing."""
-    old = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
-        else:
-            os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = old

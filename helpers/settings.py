@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -76,7 +77,7 @@ def load_env_file(path: Path | None = None) -> Path | None:
             )
         return None
     text = path.read_text(encoding="utf-8")
-    for binding in parse_stream(_StringStream(text)):
+    for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             line = (binding.original.string.strip().splitlines() or [""])[0]
             raise TutorialError(
@@ -86,16 +87,6 @@ def load_env_file(path: Path | None = None) -> Path | None:
             )
     load_dotenv(path, override=False)
     return path
-
-
-class _StringStream:
-    """The minimal stream interface dotenv's parser needs, over a string."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    def read(self) -> str:
-        return self._text
 
 
 def _state_dir() -> Path:
