@@ -33,6 +33,8 @@ TARGETS = [
     ("whole series within 2x of its floor", "python -m helpers run", "floor:", "<=", 2.0),
 ]
 
+SECTIONS = "postgres,memory,dynamodb,s3,emulator"
+
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -43,7 +45,7 @@ def parse_args(argv):
     p.add_argument("--big-mib", type=int, default=200, help="size of the large S3 file in MiB (default 200)")
     p.add_argument("--memory-rows", default="", help="two row counts for the peak-memory check (default rows/10,rows)")
     p.add_argument("--series", action="store_true", help="also time `python -m helpers run` against its floor (slow)")
-    p.add_argument("--only", default="postgres,memory,dynamodb,s3", help="sections to run (comma-separated)")
+    p.add_argument("--only", default=SECTIONS, help=f"sections to run, comma-separated (default {SECTIONS})")
     p.add_argument("--skip", default="", help="PostgreSQL methods to leave out, by a piece of their name")
     p.add_argument("--publish", action="store_true", help="also copy RESULTS.md and results.png into benchmarks/")
     return p.parse_args(argv)
@@ -279,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         if "s3" in sections:
             print(f"\nS3: {args.files} files of {args.file_kib} KiB, one file of {args.big_mib} MiB")
             timings += cases.s3_cases(bucket, args.files, args.file_kib, args.big_mib, skip_big=args.big_mib <= 0)
+        if "emulator" in sections:
+            from benchmarks.emulator import emulator_cases
+
+            print(f"\nEmulator: {args.files} put_object calls against moto as shipped and as the stack starts it")
+            timings += emulator_cases(args.files, args.file_kib)
     finally:
         cases.empty_bucket(s3, bucket)
         s3.delete_bucket(Bucket=bucket)

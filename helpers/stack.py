@@ -137,7 +137,7 @@ def start_moto(settings: Settings) -> int:
         env.pop(var, None)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(settings.moto_port)],
+            [sys.executable, "-m", "helpers.moto_server", "-H", "127.0.0.1", "-p", str(settings.moto_port)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,74 @@
+"""The moto launcher: same answers as moto's own module listing, computed once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import pytest
+from moto import backends
+from support import free_port
+
+from helpers import moto_server
+
+
+def test_cached_listing_matches_moto_and_reads_the_folder_once(monkeypatch):
+    calls = []
+    original = backends.list_of_moto_modules
+
+    def counting():
+        calls.append(1)
+        return original()
+
+    cached = moto_server.cached_module_listing(counting)
+    first = cached()
+    assert first == tuple(original())
+    assert "s3" in first and "dynamodb" in first
+    assert "127.0.0.1:5055" not in first  # a Host header is not a module: the lookup moto makes
+    for _ in range(100):
+        assert cached() == first
+    assert len(calls) == 1
+
+
+def test_patch_installs_once_and_survives_a_moto_without_the_function(monkeypatch):
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    assert moto_server.patch_moto() is True
+    assert hasattr(backends.list_of_moto_modules, "cache_info")
+    assert moto_server.patch_moto() is False  # already patched: not wrapped twice
+
+    monkeypatch.delattr(backends, "list_of_moto_modules")
+    assert moto_server.patch_moto() is False
+
+
+@pytest.mark.timeout(60)
+def test_the_launcher_serves_s3_and_dynamodb(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, "the launcher exited"
+                assert time.monotonic() < deadline, "the launcher did not answer within 30 s"
+                time.sleep(0.1)
+        session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+        s3 = session.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket="launcher-check")
+        s3.put_object(Bucket="launcher-check", Key="k", Body=b"v")
+        assert s3.get_object(Bucket="launcher-check", Key="k")["Body"].read() == b"v"
+        ddb = session.client("dynamodb", endpoint_url=url)
+        assert ddb.list_tables()["TableNames"] == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
