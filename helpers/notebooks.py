@@ -18,6 +18,11 @@ from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
 
 NAV_TAG = "nav"
 
+# The committed outputs always show this prefix, shaped like a generated one. Without it a
+# refresh from another checkout would rewrite every resource name in every lesson, and the
+# diff of a real change would drown in them.
+OUTPUT_PREFIX = "ds-yphh1g"
+
 
 def title(nb) -> str:
     """The text of the first ``# `` heading, without the leading lesson number."""
@@ -62,12 +67,15 @@ def update_nav(paths: list[Path] | None = None) -> list[Path]:
 
 def refresh(paths: list[Path], timeout: int = 900) -> None:
     """Execute notebooks in place, cell by cell, as a learner would in JupyterLab."""
+    import os
+
     import nbformat
     from nbclient import NotebookClient
 
     from helpers import stack
     from helpers.settings import load_settings
 
+    os.environ["TUTORIAL_PREFIX"] = OUTPUT_PREFIX  # the kernels inherit it
     settings = load_settings()
     if not settings.is_local:
         sys.exit("Committed outputs are made on the local backend: unset TUTORIAL_BACKEND=aws.")

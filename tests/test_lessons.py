@@ -34,3 +34,35 @@ def test_every_lesson_runs_twice_and_cleanup_leaves_nothing(local_stack, monkeyp
     assert settings.prefix == prefix
     left = cleanup.find(settings)
     assert left == [], f"lesson 04 left resources behind: {left}"
+
+
+def test_a_short_lived_link_is_fetched_in_the_cell_that_signs_it():
+    """On AWS a link lives LINK_EXPIRES_SECONDS (2 s); a learner reading between two cells takes
+    longer, so a link signed in one cell and first fetched in the next is already dead. moto never
+    enforces expiry, so only the notebook's shape can show this."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK_DIR / "01_s3.ipynb", as_version=4)
+    signing = [c.source for c in nb.cells if c.cell_type == "code" and "ExpiresIn=LINK_EXPIRES_SECONDS" in c.source]
+    assert signing, "lesson 01 no longer signs a short-lived link; update this test"
+    for source in signing:
+        after = source.split("ExpiresIn=LINK_EXPIRES_SECONDS", 1)[1]
+        assert "fetch(" in after, f"this cell signs a short link but does not fetch it:\n{source}"
+
+
+def test_committed_outputs_show_the_one_documentation_prefix():
+    """A refresh from a checkout with its own prefix must not rename every resource in the outputs."""
+    import re
+
+    import nbformat
+
+    from helpers.notebooks import OUTPUT_PREFIX
+
+    seen = set()
+    for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+                seen.update(re.findall(r"\bPrefix\s+(ds-[a-z0-9]+)", text))
+    assert seen == {OUTPUT_PREFIX}
