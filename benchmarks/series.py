@@ -1,10 +1,10 @@
 """The whole series (``python -m helpers run``) against its floor.
 
 The floor is what no lesson can avoid: starting the local stack, and one papermill run per
-numbered notebook, each starting a kernel that imports nothing. Both are measured from a stopped
-stack, in subprocesses, so the comparison is like for like. The floor takes seconds, so one busy
-moment of the machine can double it: it runs twice and the best counts, which can only make the
-series look worse against it, never better.
+numbered notebook through the same runner, each starting a kernel that imports nothing. Both are
+measured from a stopped stack, in subprocesses, so the comparison is like for like. The floor takes
+seconds, so one busy moment of the machine can double it: it runs twice and the best counts, which
+can only make the series look worse against it, never better.
 """
 
 from __future__ import annotations
@@ -92,10 +92,14 @@ def _floor(py: str, env: dict, count: int) -> tuple[float, float]:
         nb = new_notebook(cells=[new_code_cell("")])
         nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
         nbformat.write(nb, empty)
+        # The runner itself, so the empty kernels start and stop exactly as the lessons' do.
         code = (
-            "import sys, papermill\n"
-            "for i in range(int(sys.argv[1])):\n"
-            "    papermill.execute_notebook(sys.argv[2], sys.argv[3], progress_bar=False)\n"
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from helpers.runner import run_notebooks\n"
+            "results = run_notebooks([Path(sys.argv[2])] * int(sys.argv[1]), Path(sys.argv[3]),"
+            " progress=False, log=lambda _: None)\n"
+            "sys.exit(any(r.status != 'ok' for r in results))\n"
         )
-        kernels = _run([py, "-c", code, str(count), str(empty), str(Path(tmp) / "out.ipynb")], env=env)
+        kernels = _run([py, "-c", code, str(count), str(empty), str(Path(tmp) / "out")], env=env)
     return start, kernels

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
+from helpers.runner import NOTEBOOK_DIR, kernel_config, lesson_notebooks
 
 NAV_TAG = "nav"
 
@@ -90,6 +90,7 @@ def refresh(paths: list[Path], timeout: int = 900) -> None:
             record_timing=False,
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no "unencrypted TCP" warning per kernel
             resources={"metadata": {"path": str(path.parent)}},
+            config=kernel_config(),
         )
         client.execute()
         nbformat.write(nb, path)
