@@ -24,8 +24,8 @@ import math
 import resource
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 
+from helpers.dynamo import float_to_decimal
 from helpers.errors import TutorialError
 
 USERS_COLUMNS = ["id", "name", "age", "email", "city", "score", "signup_date"]
@@ -179,9 +179,7 @@ def to_dynamodb_value(value):
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
-        if math.isinf(value):
-            raise TutorialError(f"DynamoDB cannot store {value}.", "Replace infinite values before writing.")
-        return Decimal(str(value))  # str() keeps 0.1 as 0.1, not 0.1000000000000000055511151231257827
+        return float_to_decimal(value)  # NaN never gets here: _is_missing took it
     if isinstance(value, dict):
         return {str(k): v for k, v in ((k, to_dynamodb_value(v)) for k, v in value.items()) if v is not None}
     if isinstance(value, (list, tuple)):

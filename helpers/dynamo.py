@@ -110,6 +110,21 @@ def to_plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return plain
 
 
+def float_to_decimal(value: float) -> Decimal:
+    """The Decimal the writer of ``value`` meant; NaN and infinity refused with a fix.
+
+    Shared by :func:`decimals` (lesson 03) and ``helpers.bulk`` (lesson 05), which decides
+    beforehand that a NaN in a DataFrame means "missing" and leaves the attribute out.
+    """
+    if math.isnan(value) or math.isinf(value):
+        raise TutorialError(
+            f"{value!r} cannot be stored: DynamoDB numbers have no NaN or infinity.",
+            "Leave the attribute out (or store None, type NULL) for a missing value; "
+            "replace infinite values before writing.",
+        )
+    return Decimal(str(value))  # str() keeps 0.1 as 0.1, not 0.1000000000000000055511151231257827
+
+
 def decimals(value: Any) -> Any:
     """A copy of ``value`` with every float replaced by the Decimal of its shortest repr.
 
@@ -121,12 +136,7 @@ def decimals(value: Any) -> Any:
     if isinstance(value, bool):  # bool is an int subclass: keep it a bool
         return value
     if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            raise TutorialError(
-                f"{value!r} cannot be stored: DynamoDB numbers have no NaN or infinity.",
-                "Leave the attribute out, or store None (type NULL) for a missing value.",
-            )
-        return Decimal(str(value))
+        return float_to_decimal(value)
     if isinstance(value, Mapping):
         return {key: decimals(inner) for key, inner in value.items()}
     if isinstance(value, list):

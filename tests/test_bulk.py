@@ -54,8 +54,9 @@ def test_dataframe_rows_with_nan_lose_only_that_attribute():
 
 
 def test_infinite_float_is_refused():
-    with pytest.raises(TutorialError, match="cannot store"):
+    with pytest.raises(TutorialError, match="NaN or infinity") as err:
         bulk.to_dynamodb_item({"x": float("inf")})
+    assert "replace infinite values" in err.value.fix
 
 
 def test_write_dataframe_uses_batches(local_stack):
