@@ -13,11 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import boto3
 
 from benchmarks.cases import Timing, best_of, log, runs_note
+from helpers.stack import moto_healthy
 
 
 def _free_port() -> int:
@@ -35,15 +35,12 @@ def _start(module: str) -> tuple[subprocess.Popen, str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"{module} did not start on port {port}") from None
-            time.sleep(0.1)
+    while not moto_healthy(url, timeout=1.0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{module} did not start on port {port}")
+        time.sleep(0.1)
+    return proc, url
 
 
 def emulator_cases(requests: int, file_kib: int) -> list[Timing]:

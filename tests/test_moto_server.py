@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
 
 import boto3
 import pytest
@@ -13,6 +12,7 @@ from moto import backends
 from support import free_port
 
 from helpers import moto_server
+from helpers.stack import moto_healthy
 
 
 def test_cached_listing_matches_moto_and_reads_the_folder_once(monkeypatch):
@@ -54,14 +54,10 @@ def test_the_launcher_serves_s3_and_dynamodb(tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "the launcher exited"
-                assert time.monotonic() < deadline, "the launcher did not answer within 30 s"
-                time.sleep(0.1)
+        while not moto_healthy(url, timeout=1.0):
+            assert proc.poll() is None, "the launcher exited"
+            assert time.monotonic() < deadline, "the launcher did not answer within 30 s"
+            time.sleep(0.1)
         session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
         s3 = session.client("s3", endpoint_url=url)
         s3.create_bucket(Bucket="launcher-check")
