@@ -44,7 +44,9 @@ def parse_args(argv):
     p.add_argument("--file-kib", type=int, default=4, help="size of each small file in KiB (default 4)")
     p.add_argument("--big-mib", type=int, default=200, help="size of the large S3 file in MiB (default 200)")
     p.add_argument("--memory-rows", default="", help="two row counts for the peak-memory check (default rows/10,rows)")
-    p.add_argument("--series", action="store_true", help="also time `python -m helpers run` against its floor (slow)")
+    p.add_argument(
+        "--series", action="store_true", help="also time `python -m helpers run` against its floor (about a minute)"
+    )
     p.add_argument("--only", default=SECTIONS, help=f"sections to run, comma-separated (default {SECTIONS})")
     p.add_argument("--skip", default="", help="PostgreSQL methods to leave out, by a piece of their name")
     p.add_argument("--publish", action="store_true", help="also copy RESULTS.md and results.png into benchmarks/")
