@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from benchmarks.cases import Timing, log
@@ -146,16 +148,12 @@ def check_targets(rows: list[dict]) -> list[dict]:
 def text_table(rows: list[dict]) -> str:
     width = max(len(r["method"]) for r in rows)
     lines = []
-    group = None
-    for r in rows:
-        if r["group"] != group:
-            group = r["group"]
-            lines += [
-                "",
-                group,
-                f"  {'method':<{width}}  {'n':>8}  {'seconds':>8}  {'x fastest':>9}  {'per second':>11}",
-            ]
-        lines.append(f"  {r['method']:<{width}}  {r['n']:>8}  {r['seconds']:8.2f}  {r['ratio']:8.1f}x  {r['rate']:>16}")
+    for group, members in groupby(rows, key=itemgetter("group")):
+        lines += ["", group, f"  {'method':<{width}}  {'n':>8}  {'seconds':>8}  {'x fastest':>9}  {'per second':>11}"]
+        for r in members:
+            lines.append(
+                f"  {r['method']:<{width}}  {r['n']:>8}  {r['seconds']:8.2f}  {r['ratio']:8.1f}x  {r['rate']:>16}"
+            )
     return "\n".join(lines)
 
 
@@ -169,20 +167,18 @@ def markdown(meta: dict, rows: list[dict], memory: list[dict], targets: list[dic
         f"Command: `{meta['command']}`. Methods that take seconds run once; faster ones run up to 5 times "
         "and the best counts. Times include reading the data from S3.",
     ]
-    group = None
-    for r in rows:
-        if r["group"] != group:
-            group = r["group"]
-            lines += [
-                "",
-                f"## {group}",
-                "",
-                "| method | n | seconds | x fastest | per second | note |",
-                "|---|---:|---:|---:|---:|---|",
-            ]
-        lines.append(
-            f"| {r['method']} | {r['n']:,} | {r['seconds']:.2f} | {r['ratio']:.1f}x | {r['rate']} | {r['note']} |"
-        )
+    for group, members in groupby(rows, key=itemgetter("group")):
+        lines += [
+            "",
+            f"## {group}",
+            "",
+            "| method | n | seconds | x fastest | per second | note |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for r in members:
+            lines.append(
+                f"| {r['method']} | {r['n']:,} | {r['seconds']:.2f} | {r['ratio']:.1f}x | {r['rate']} | {r['note']} |"
+            )
     if memory:
         lines += [
             "",

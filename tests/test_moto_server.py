@@ -15,7 +15,7 @@ from helpers import moto_server
 from helpers.stack import moto_healthy
 
 
-def test_cached_listing_matches_moto_and_reads_the_folder_once(monkeypatch):
+def test_cached_listing_matches_moto_and_reads_the_folder_once():
     calls = []
     original = backends.list_of_moto_modules
 
@@ -44,7 +44,7 @@ def test_patch_installs_once_and_survives_a_moto_without_the_function(monkeypatc
 
 
 @pytest.mark.timeout(60)
-def test_the_launcher_serves_s3_and_dynamodb(tmp_path):
+def test_the_launcher_serves_s3_and_dynamodb():
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "helpers.moto_server", "-H", "127.0.0.1", "-p", str(port)],
