@@ -34,6 +34,9 @@ BACKENDS = ("local", "aws")
 DEFAULT_REGION = "us-east-1"
 DEFAULT_MOTO_PORT = 5055
 DEFAULT_PG_PORT = 5433
+# The local backend's AWS-like lifecycle (helpers/moto_server.py): on by default, and the
+# seconds one status lasts (creating, deleting, ...) where AWS takes minutes.
+DEFAULT_LIFECYCLE_PACE = 2.0
 
 # The prefix ends up in bucket names (lowercase, digits, hyphens; 63 chars in all)
 # and RDS identifiers (must start with a letter, no "--", no trailing hyphen).
@@ -142,6 +145,33 @@ def _port(name: str, default: int) -> int:
     return int(raw)
 
 
+def _switch(name: str, default: bool) -> bool:
+    raw = _env(name).lower()
+    if not raw:
+        return default
+    if raw in {"1", "on", "true", "yes"}:
+        return True
+    if raw in {"0", "off", "false", "no"}:
+        return False
+    raise TutorialError(f"{name}={raw!r} is neither on nor off.", f"Use {name}=on or {name}=off.")
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:
+        raise TutorialError(
+            f"{name}={raw!r} is not a number of seconds between 0 and 600.",
+            f"Use e.g. {name}={default:g}, or remove it for the default.",
+        )
+    return value
+
+
 def _mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
 
@@ -159,6 +189,8 @@ class Settings:
     external_endpoint: str = ""  # AWS_ENDPOINT_URL the user set (e.g. LocalStack)
     database_url: str = field(default="", repr=False)
     env_file: Path | None = None
+    lifecycle: bool = True  # TUTORIAL_AWS_LIFECYCLE: statuses and refusals as on AWS (local backend)
+    lifecycle_pace: float = DEFAULT_LIFECYCLE_PACE  # TUTORIAL_AWS_LIFECYCLE_PACE, seconds per status
 
     @property
     def is_local(self) -> bool:
@@ -222,4 +254,6 @@ def load_settings(env_file: Path | None = None) -> Settings:
         external_endpoint=endpoint,
         database_url=_env("DATABASE_URL"),
         env_file=used,
+        lifecycle=_switch("TUTORIAL_AWS_LIFECYCLE", True),
+        lifecycle_pace=_seconds("TUTORIAL_AWS_LIFECYCLE_PACE", DEFAULT_LIFECYCLE_PACE),
     )
