@@ -59,7 +59,11 @@ def reach_backend(settings) -> bool:
 
 
 def alive_report(settings) -> str:
-    """What of the series exists for this prefix and, on AWS, what of it costs money."""
+    """What of the series exists for this prefix in the regions used and, on AWS, what of it costs money.
+
+    The report names the regions it searched: resources made under another
+    AWS_DEFAULT_REGION exist there, whatever this region says.
+    """
     from helpers import cleanup
 
     try:
@@ -69,8 +73,9 @@ def alive_report(settings) -> str:
     lines = [f"Resources of the series for {settings.prefix}:", cleanup.listing(found)]
     billable = [r for r in found if r.billable]
     if not settings.is_local and billable:
-        names = ", ".join(r.name for r in billable)
+        names = ", ".join(f"{r.name} ({r.region})" for r in billable)
         lines.append(f"\nBillable on AWS while they exist: {names}. Delete with `python -m helpers clean --yes`.")
+    lines.append(cleanup.ALL_REGIONS_HINT)
     return "\n".join(lines)
 
 
@@ -133,7 +138,9 @@ def final_cleanup(settings) -> bool:
 
     print("\nCleaning up what the series created (use --keep to keep it):")
     try:
-        return not cleanup.clean(settings, yes=True)
+        left = cleanup.clean(settings, yes=True)
+        # An incomplete search (a service that could not be listed) is no proof that nothing is left.
+        return not left and getattr(left, "complete", True)
     except TutorialError as exc:
         print(f"cleanup failed: {exc}")
         return False
@@ -145,8 +152,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not reach_backend(settings):
         return 0
-    left = cleanup.clean(settings, yes=args.yes, all_participants=args.all_participants)
-    return 1 if args.yes and left else 0
+    left = cleanup.clean(settings, yes=args.yes, all_participants=args.all_participants, all_regions=args.all_regions)
+    incomplete = not getattr(left, "complete", True)
+    return 1 if (args.yes and left) or incomplete else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     clean = sub.add_parser("clean", help="delete the series' resources (dry run unless --yes)")
     clean.add_argument("--yes", action="store_true", help="really delete")
     clean.add_argument("--all-participants", action="store_true", help="every participant's, not only yours")
+    clean.add_argument(
+        "--all-regions",
+        action="store_true",
+        help="search every region enabled for the account, not only the regions this checkout used",
+    )
     args = parser.parse_args(argv)
     handler = {
         "up": cmd_up,

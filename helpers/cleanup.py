@@ -8,23 +8,44 @@ starts with your prefix but lacks the tags is never touched: a name is easy to
 reuse by accident, a tag set is not.
 
 One exception follows from how RDS works: the Secrets Manager secret that RDS
-creates for ``ManageMasterUserPassword=True`` is tagged by RDS, not by us, with
-``aws:rds:primaryDBInstanceArn``. It counts as the series' when that tag points at
-a DB instance of the series (RDS normally deletes it with the instance; we delete
-it only if it outlived the instance).
+creates for ``ManageMasterUserPassword=True`` (named ``rds!db-...``) is tagged by RDS,
+not by us, with ``aws:rds:primaryDBInstanceArn`` (tag keys starting with ``aws:`` are
+reserved to AWS, so nobody can copy that one by hand). It counts as the series' when
+that tag points at a DB instance of the series. RDS deletes it together with the
+instance, and refuses to let anyone else delete it while the instance uses it
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html,
+https://docs.aws.amazon.com/secretsmanager/latest/userguide/service-linked-secrets.html),
+so cleanup never deletes it while the instance exists, and tries only if it outlived
+the instance.
+
+Where: every region the participant used (:mod:`helpers.regions`), or every region
+enabled for the account with ``--all-regions``. Each listing says which regions were
+searched, so that "nothing found" never claims more than was looked at.
+
+Faults: a service that cannot be listed (access denied, throttled after botocore's
+own retries) is reported and the others are still listed and cleaned; one failed
+deletion never skips the others; nothing waits forever (see :class:`Patience`).
 
 Usage: ``python -m helpers clean`` (dry run), ``python -m helpers clean --yes``,
-``--all-participants`` for an instructor after a workshop.
+``--all-participants`` and ``--all-regions`` for an instructor after a workshop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
+from helpers import regions as used_regions
 from helpers.names import PARTICIPANT_TAG_KEY, SERIES_TAG_KEY, SERIES_TAG_VALUE, tags_dict
 from helpers.settings import Settings
 
@@ -46,8 +67,25 @@ GONE_CODES = {
     "DBInstanceNotFoundFault",
     "InvalidGroup.NotFound",
 }
+# Error codes AWS services use for "slow down"; botocore's standard retry mode already
+# retries these with backoff (https://docs.aws.amazon.com/boto3/latest/guide/retries.html),
+# so one that reaches us means the retries ran out.
+THROTTLING_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+}
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+REJECTED_CREDENTIALS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}
 
 Log = Callable[[str], None]
+Factory = Callable[[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -56,10 +94,102 @@ class Resource:
     name: str
     participant: str
     ident: str = ""  # what the delete call needs when it is not the name (group id, ARN)
+    region: str = ""
+    # DB instance: ARN of its RDS-managed master secret. Secret: ARN of the DB instance
+    # that manages it (empty for a secret carrying the series' own tags).
+    link: str = ""
 
     @property
     def billable(self) -> bool:
         return BILLABLE[self.kind]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}" + (f" ({self.region})" if self.region else "")
+
+
+class Found(list):
+    """The resources found, and what the search covered: regions, and what could not be listed.
+
+    A plain list to every existing caller (``find(...) == []`` still works); the extra
+    attributes let :func:`listing` say where it looked and whether the answer is complete.
+    """
+
+    def __init__(self, items: Iterable[Resource] = (), regions: Sequence[str] = (), problems: Sequence[str] = ()):
+        super().__init__(items)
+        self.regions = list(regions)
+        self.problems = list(problems)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+class Clients:
+    """One boto3 client per (service, region), made on first use and then reused.
+
+    Finders and deleters receive their client from here instead of building one, so a
+    test can hand in clients wrapped in botocore's Stubber through ``factory``.
+    """
+
+    def __init__(self, settings: Settings, factory: Factory | None = None):
+        if factory is None:
+            from helpers.aws import client
+
+            def factory(service: str, region: str):
+                return client(service, settings, region_name=region)
+
+        self._factory = factory
+        self._made: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str):
+        key = (service, region)
+        if key not in self._made:
+            self._made[key] = self._factory(service, region)
+        return self._made[key]
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long cleanup waits, and how often it looks, for what AWS does in the background.
+
+    On AWS an RDS instance takes minutes to delete, and its security group stays in use
+    (``DependencyViolation``) until the instance's network interface is released, which
+    can take several minutes more. The local backend plays the same lifecycle at
+    ``settings.lifecycle_pace`` seconds per status, so its patience follows that pace.
+    """
+
+    db_timeout: float
+    db_poll: float
+    group_timeout: float
+    group_poll: float
+    secret_grace: float  # how long an RDS-managed secret may take to vanish after its instance
+    secret_poll: float
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Patience:
+        if not settings.is_local:
+            return cls(
+                db_timeout=30 * 60, db_poll=15, group_timeout=15 * 60, group_poll=20, secret_grace=120, secret_poll=10
+            )
+        pace = settings.lifecycle_pace if settings.lifecycle else 0.0
+        return cls(
+            db_timeout=max(30.0, 20 * pace),
+            db_poll=0.5,
+            group_timeout=max(5.0, 10 * pace),
+            group_poll=0.5,
+            secret_grace=max(2.0, 2 * pace) if settings.lifecycle else 0.0,
+            secret_poll=0.5,
+        )
+
+
+def _checks(timeout: float, poll: float) -> int:
+    """How many times to look within ``timeout`` when looking every ``poll`` seconds (at least once).
+
+    Counting looks rather than watching the clock keeps the number of calls the same
+    from run to run, which is what a stubbed client needs.
+    """
+    return 1 + (int(timeout // poll) if poll > 0 else 0)
 
 
 # --------------------------------------------------------------------------- recognising
@@ -82,17 +212,30 @@ def _may_be_ours(name: str, scope: Collection[str] | None) -> bool:
     return scope is None or any(name.startswith(p) for p in scope)
 
 
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _message(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Message", "")
+
+
 # --------------------------------------------------------------------------- finding
 
 
-def find_buckets(settings: Settings, scope: Collection[str] | None) -> list[Resource]:
-    from helpers.aws import client
+def find_buckets(s3, scope: Collection[str] | None, region: str) -> list[Resource]:
+    """The series' buckets located in ``region``.
 
-    s3 = client("s3", settings)
+    ListBuckets is global, but ``BucketRegion`` limits it to one region, and the
+    request must then go to that region's endpoint, so ``s3`` is that region's client
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html). Each
+    bucket is then found exactly once however many regions are searched.
+    """
     found = []
-    for bucket in (b for page in s3.get_paginator("list_buckets").paginate() for b in page.get("Buckets", [])):
+    pages = s3.get_paginator("list_buckets").paginate(BucketRegion=region)
+    for bucket in (b for page in pages for b in page.get("Buckets", [])):
         name = bucket["Name"]
-        if not _may_be_ours(name, scope):
+        if not _may_be_ours(name, scope) or bucket.get("BucketRegion", region) != region:
             continue
         try:
             tags = tags_dict(s3.get_bucket_tagging(Bucket=name)["TagSet"])
@@ -100,14 +243,11 @@ def find_buckets(settings: Settings, scope: Collection[str] | None) -> list[Reso
             continue
         participant = series_participant(tags, name, scope)
         if participant:
-            found.append(Resource(BUCKET, name, participant))
+            found.append(Resource(BUCKET, name, participant, region=region))
     return found
 
 
-def find_tables(settings: Settings, scope: Collection[str] | None) -> list[Resource]:
-    from helpers.aws import client
-
-    ddb = client("dynamodb", settings)
+def find_tables(ddb, scope: Collection[str] | None, region: str) -> list[Resource]:
     found = []
     for page in ddb.get_paginator("list_tables").paginate():
         for name in page.get("TableNames", []):
@@ -120,14 +260,12 @@ def find_tables(settings: Settings, scope: Collection[str] | None) -> list[Resou
                 continue
             participant = series_participant(tags, name, scope)
             if participant:
-                found.append(Resource(TABLE, name, participant, arn))
+                found.append(Resource(TABLE, name, participant, arn, region))
     return found
 
 
-def find_db_instances(settings: Settings, scope: Collection[str] | None) -> list[Resource]:
-    from helpers.aws import client
-
-    rds = client("rds", settings)
+def find_db_instances(rds, scope: Collection[str] | None, region: str) -> list[Resource]:
+    """The series' DB instances, whatever their status (``deleting`` ones too: they still cost)."""
     found = []
     for page in rds.get_paginator("describe_db_instances").paginate():
         for db in page.get("DBInstances", []):
@@ -139,38 +277,91 @@ def find_db_instances(settings: Settings, scope: Collection[str] | None) -> list
                 tags = rds.list_tags_for_resource(ResourceName=db["DBInstanceArn"]).get("TagList")
             participant = series_participant(tags_dict(tags), name, scope)
             if participant:
-                found.append(Resource(DB_INSTANCE, name, participant, db["DBInstanceArn"]))
+                secret = (db.get("MasterUserSecret") or {}).get("SecretArn", "")
+                found.append(Resource(DB_INSTANCE, name, participant, db["DBInstanceArn"], region, secret))
     return found
 
 
-def find_secrets(settings: Settings, scope: Collection[str] | None, instances: Iterable[Resource]) -> list[Resource]:
-    """RDS-managed secrets of series instances, and secrets carrying the series' tags."""
-    from helpers.aws import client
+def find_secrets(sm, scope: Collection[str] | None, region: str, instances: Iterable[Resource]) -> list[Resource]:
+    """RDS-managed secrets of series instances, and secrets carrying the series' tags.
 
-    owners = {db.ident: db.participant for db in instances}
-    sm = client("secretsmanager", settings)
-    found = []
+    ListSecrets "might not reflect changes from the last five minutes"
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ListSecrets.html):
+    it may still list a secret just deleted, or miss one just created. So a managed
+    secret is also taken from its instance's ``MasterUserSecret``, and every candidate
+    is confirmed with DescribeSecret, which is current: a secret that is not found, or
+    has a ``DeletedDate`` (scheduled for deletion), is gone
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html).
+    """
+    owners = {db.ident: db for db in instances}
+    candidates: dict[str, tuple[str, str]] = {}  # secret ARN -> (participant, managing instance ARN)
     for page in sm.get_paginator("list_secrets").paginate():
         for secret in page.get("SecretList", []):
             tags = tags_dict(secret.get("Tags"))
-            participant = owners.get(tags.get(RDS_SECRET_TAG, "")) or series_participant(tags, secret["Name"], scope)
+            owner = tags.get(RDS_SECRET_TAG, "")
+            participant = (owners[owner].participant if owner in owners else None) or series_participant(
+                tags, secret["Name"], scope
+            )
             if participant:
-                found.append(Resource(SECRET, secret["Name"], participant, secret["ARN"]))
+                candidates[secret["ARN"]] = (participant, owner)
+    for db in owners.values():
+        if db.link and db.region == region and db.link not in candidates:
+            candidates[db.link] = (db.participant, db.ident)
+    found = []
+    for arn, (participant, owner) in candidates.items():
+        try:
+            described = sm.describe_secret(SecretId=arn)
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                continue
+            raise
+        if "DeletedDate" not in described:
+            found.append(Resource(SECRET, described.get("Name", arn), participant, arn, region, owner))
     return found
 
 
-def find_security_groups(settings: Settings, scope: Collection[str] | None) -> list[Resource]:
-    from helpers.aws import client
-
-    ec2 = client("ec2", settings)
+def find_security_groups(ec2, scope: Collection[str] | None, region: str) -> list[Resource]:
     filters = [{"Name": f"tag:{SERIES_TAG_KEY}", "Values": [SERIES_TAG_VALUE]}]
     found = []
     for page in ec2.get_paginator("describe_security_groups").paginate(Filters=filters):
         for group in page.get("SecurityGroups", []):
             participant = series_participant(tags_dict(group.get("Tags")), group["GroupName"], scope)
             if participant:
-                found.append(Resource(SECURITY_GROUP, group["GroupName"], participant, group["GroupId"]))
+                found.append(Resource(SECURITY_GROUP, group["GroupName"], participant, group["GroupId"], region))
     return found
+
+
+def failure(exc: BaseException, settings: Settings) -> str:
+    """One line saying what went wrong and what to do, for a report that goes on."""
+    if isinstance(exc, ClientError):
+        code = _code(exc)
+        if code in THROTTLING_CODES:
+            return f"AWS is throttling requests ({code}) even after retrying; wait a minute and run it again."
+        if code in DENIED_CODES:
+            return (
+                f"access denied ({code}) for {exc.operation_name}: your IAM identity lacks that permission; "
+                "ask your account admin for it, or run this with an identity that has it."
+            )
+    from helpers.aws import explain
+
+    return explain(exc, settings).problem
+
+
+def _stops_everything(exc: BaseException, region: str, settings: Settings) -> bool:
+    """Errors that every other call would hit too: no credentials, rejected ones, no endpoint.
+
+    In a region other than the current one, rejected credentials are reported as that
+    region's problem instead (an opt-in region that was disabled since answers so).
+    """
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, EndpointConnectionError)):
+        return True
+    return isinstance(exc, ClientError) and _code(exc) in REJECTED_CREDENTIALS and region == settings.region
+
+
+def _searched(regions: Iterable[str], settings: Settings) -> list[str]:
+    """The regions to search, the current one first (its errors stop the search early)."""
+    rest = sorted(set(regions) - {settings.region})
+    return ([settings.region] if settings.region in set(regions) else []) + rest
 
 
 def find(
@@ -179,53 +370,73 @@ def find(
     *,
     all_participants: bool = False,
     log: Log = print,
-) -> list[Resource]:
+    regions: Iterable[str] | None = None,
+    clients: Clients | None = None,
+) -> Found:
     """Everything of the series for your prefix (or the given participants, or everyone's).
 
-    A service that cannot be listed is reported and skipped, so one missing
-    permission does not hide what the other services hold.
+    ``regions`` defaults to every region this checkout used (:func:`helpers.regions.used`).
+    A service that cannot be listed is reported and skipped, so one missing permission
+    or one throttled call does not hide what the other services hold; the result says
+    so in ``problems``.
     """
     scope = scope_of(settings, all_participants, participants)
+    clients = clients or Clients(settings)
+    searched = _searched(used_regions.used(settings) if regions is None else regions, settings)
     found: list[Resource] = []
-    finders = [find_buckets, find_tables, find_db_instances]
-    for finder in finders:
-        found += _listed(finder, settings, scope, log)
-    instances = [r for r in found if r.kind == DB_INSTANCE]
-    found += _listed(lambda s, sc: find_secrets(s, sc, instances), settings, scope, log, "secrets")
-    found += _listed(find_security_groups, settings, scope, log)
-    return sorted(found, key=lambda r: (ORDER.index(r.kind), r.participant, r.name))
+    problems: list[str] = []
 
+    def listed(what: str, region: str, finder: Callable[[], list[Resource]]) -> list[Resource]:
+        from helpers.aws import explain
 
-def _listed(finder, settings: Settings, scope, log: Log, what: str = "") -> list[Resource]:
-    from helpers.aws import explain
+        try:
+            return finder()
+        except (BotoCoreError, ClientError) as exc:
+            if _stops_everything(exc, region, settings):
+                raise explain(exc, settings) from exc
+            problem = f"could not list {what} in {region}: {failure(exc, settings)}"
+            log(problem)
+            problems.append(problem)
+            return []
 
-    try:
-        return finder(settings, scope)
-    except (BotoCoreError, ClientError) as exc:
-        error = explain(exc, settings)
-        if "credentials" in error.problem.lower() or "not answering" in error.problem.lower():
-            raise error from exc
-        log(f"could not list {what or finder.__name__.removeprefix('find_')}: {error.problem}")
-        return []
+    for region in searched:
+        found += listed("s3 buckets", region, lambda r=region: find_buckets(clients("s3", r), scope, r))
+        found += listed("dynamodb tables", region, lambda r=region: find_tables(clients("dynamodb", r), scope, r))
+        dbs = listed("rds db instances", region, lambda r=region: find_db_instances(clients("rds", r), scope, r))
+        found += dbs
+        found += listed(
+            "secrets", region, lambda r=region, dbs=dbs: find_secrets(clients("secretsmanager", r), scope, r, dbs)
+        )
+        found += listed("security groups", region, lambda r=region: find_security_groups(clients("ec2", r), scope, r))
+    found.sort(key=lambda r: (ORDER.index(r.kind), r.participant, r.region, r.name))
+    return Found(found, sorted(searched), problems)
 
 
 def listing(resources: list[Resource], empty: str = "Nothing of the series was found.") -> str:
-    """A table of resources: type, name, participant, and whether it costs money on AWS."""
+    """A table of resources: type, name, participant, region, and whether it costs money on AWS.
+
+    When ``resources`` came from :func:`find`, the table ends with the regions searched
+    and, if some listing failed, a warning that the answer is incomplete.
+    """
     if not resources:
-        return empty
-    rows = [("type", "name", "participant", "billable on AWS")]
-    rows += [(r.kind, r.name, r.participant, "yes" if r.billable else "no") for r in resources]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+        lines = [empty]
+    else:
+        rows = [("type", "name", "participant", "region", "billable on AWS")]
+        rows += [(r.kind, r.name, r.participant, r.region, "yes" if r.billable else "no") for r in resources]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    searched = getattr(resources, "regions", None)
+    if searched:
+        lines.append(f"Searched regions: {', '.join(searched)}")
+    problems = getattr(resources, "problems", None)
+    if problems:
+        lines.append(f"Incomplete: {len(problems)} listing(s) failed, so more may exist:")
+        lines += [f"  {p}" for p in problems]
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- deleting
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def empty_and_delete_bucket(s3, name: str) -> None:
@@ -256,112 +467,263 @@ def delete_table(ddb, name: str, settings: Settings) -> None:
     ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": delay, "MaxAttempts": 120})
 
 
-def start_db_deletion(rds, name: str) -> None:
-    """Ask RDS to delete the instance: no final snapshot, no retained automated backups."""
+def db_status(rds, name: str) -> str | None:
+    """The instance's status, or None when it does not exist (any more)."""
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["DBInstanceStatus"]
+    except ClientError as exc:
+        if _code(exc) in GONE_CODES:
+            return None
+        raise
+
+
+def already_being_deleted(rds, name: str, exc: ClientError) -> bool:
+    """Whether a refused DeleteDBInstance only means that the instance is being deleted already.
+
+    RDS answers ``InvalidDBInstanceState`` ("The specified DB instance is not in the
+    available state", https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html)
+    with the message "Instance <id> is already being deleted." The same code also
+    means other states (e.g. ``creating``), which do need reporting, so the message is
+    checked, and failing that the instance's own status.
+    """
+    if _code(exc) not in {"InvalidDBInstanceState", "InvalidDBInstanceStateFault"}:
+        return False
+    if "already being deleted" in _message(exc).lower():
+        return True
+    try:
+        return db_status(rds, name) == "deleting"
+    except ClientError:
+        return False
+
+
+def start_db_deletion(rds, name: str) -> bool:
+    """Ask RDS to delete the instance: no final snapshot, no retained automated backups.
+
+    Returns False when the instance was already being deleted (it just needs waiting for).
+    """
     try:
         rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
     except ClientError as exc:
-        if _code(exc) != "InvalidDBInstanceState" or "deleting" not in str(exc).lower():
-            raise  # an instance already being deleted just needs waiting for
+        if already_being_deleted(rds, name, exc):
+            return False
+        raise
+    return True
 
 
-def wait_db_deleted(name: str, settings: Settings) -> None:
-    from helpers import rds
+class StillThere(RuntimeError):
+    """A resource that AWS keeps deleting (or keeps in use) longer than we wait."""
 
-    rds.wait_until_deleted(name, settings, poll=1 if settings.is_local else 15)
+
+def wait_db_deleted(rds, name: str, settings: Settings, patience: Patience, log: Log = print) -> None:
+    """Poll until the instance is gone, logging each status; give up after ``patience.db_timeout``.
+
+    Giving up does not stop RDS: the deletion goes on, and ``python -m helpers status``
+    shows when it is over. On the local backend, drop the instance's stand-in database
+    too, as RDS would take the data with it.
+    """
+    start = time.monotonic()
+    last = None
+    for attempt in range(_checks(patience.db_timeout, patience.db_poll)):
+        if attempt:
+            time.sleep(patience.db_poll)
+        state = db_status(rds, name)
+        if state is None:
+            break
+        if state != last:
+            log(f"[{time.monotonic() - start:5.0f} s] {name}: {state}")
+            last = state
+    else:
+        raise StillThere(
+            f"still {last!r} after {patience.db_timeout:.0f} s; RDS goes on deleting it by itself. "
+            "Check later with `python -m helpers status`, then run `python -m helpers clean --yes` again."
+        )
+    if settings.is_local:
+        from helpers import rds as local_rds
+
+        try:
+            local_rds.drop_local_database(name, settings=settings)
+        except Exception as exc:  # noqa: BLE001 - the instance is gone; its stand-in is a local matter
+            log(f"note: could not drop the local stand-in database of {name}: {exc}")
 
 
 def delete_secret(sm, arn: str) -> None:
     sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
 
 
-def delete_security_group(ec2, group_id: str, settings: Settings, *, patience: float | None = None) -> None:
-    """Delete the group, retrying while AWS still sees the deleted DB's network interfaces."""
-    patience = (5 if settings.is_local else 15 * 60) if patience is None else patience
-    deadline = time.monotonic() + patience
-    while True:
+def secret_gone(sm, arn: str, patience: Patience) -> bool:
+    """Whether the secret disappears within ``patience.secret_grace`` (not found, or scheduled for deletion)."""
+    for attempt in range(_checks(patience.secret_grace, patience.secret_poll)):
+        if attempt:
+            time.sleep(patience.secret_poll)
+        try:
+            if "DeletedDate" in sm.describe_secret(SecretId=arn):
+                return True
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                return True
+            raise
+    return False
+
+
+def delete_security_group(
+    ec2, group_id: str, settings: Settings, *, patience: float | None = None, poll: float | None = None
+) -> None:
+    """Delete the group, retrying while AWS still sees it in use.
+
+    DeleteSecurityGroup fails with ``DependencyViolation`` while the group "is associated
+    with an instance or network interface"
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html):
+    an RDS instance's network interface outlives the instance by minutes on AWS.
+    """
+    default = Patience.for_settings(settings)
+    patience = default.group_timeout if patience is None else patience
+    poll = default.group_poll if poll is None else poll
+    checks = _checks(patience, poll)
+    for attempt in range(checks):
+        if attempt:
+            time.sleep(poll)
         try:
             ec2.delete_security_group(GroupId=group_id)
             return
         except ClientError as exc:
-            if _code(exc) != "DependencyViolation" or time.monotonic() > deadline:
+            if _code(exc) != "DependencyViolation" or attempt == checks - 1:
                 raise
-        time.sleep(1 if settings.is_local else 20)
 
 
-def _attempt(resource: Resource, action: Callable[[], None], settings: Settings, log: Log) -> bool:
+def _attempt(resource: Resource, action: Callable[[], object], settings: Settings, log: Log) -> bool:
     """Run one deletion; report it; never let one failure stop the others."""
-    from helpers.aws import explain
-
-    label = f"{resource.kind} {resource.name}"
     try:
         action()
     except ClientError as exc:
         if _code(exc) in GONE_CODES:
-            log(f"already gone  {label}")
+            log(f"already gone  {resource.label}")
             return True
-        log(f"FAILED        {label}: {explain(exc, settings).problem}")
+        log(f"FAILED        {resource.label}: {failure(exc, settings)}")
         return False
     except Exception as exc:  # noqa: BLE001 - report and go on with the rest
-        log(f"FAILED        {label}: {type(exc).__name__}: {exc}")
+        log(f"FAILED        {resource.label}: {type(exc).__name__}: {exc}")
         return False
-    log(f"deleted       {label}")
+    log(f"deleted       {resource.label}")
     return True
 
 
-def delete_all(resources: list[Resource], settings: Settings, log: Log = print) -> list[Resource]:
-    """Delete ``resources`` in a safe order; return those whose deletion failed."""
-    from helpers.aws import client
+def _db_exists(clients: Clients, arn: str, settings: Settings) -> bool:
+    """Whether the DB instance with this ARN still exists; True when unsure (never risk its secret)."""
+    parts = arn.split(":")  # arn:aws:rds:<region>:<account>:db:<id>
+    if len(parts) < 7:
+        return True
+    try:
+        return db_status(clients("rds", parts[3]), parts[6]) is not None
+    except (BotoCoreError, ClientError):
+        return True
 
-    s3, ddb, rds = client("s3", settings), client("dynamodb", settings), client("rds", settings)
-    sm, ec2 = client("secretsmanager", settings), client("ec2", settings)
-    of = {kind: [r for r in resources if r.kind == kind] for kind in ORDER}
-    failed = []
-    started = [db for db in of[DB_INSTANCE] if _try_start_db(rds, db, settings, log)]
-    failed += [db for db in of[DB_INSTANCE] if db not in started]
-    for r in of[BUCKET]:
-        if not _attempt(r, lambda r=r: empty_and_delete_bucket(s3, r.name), settings, log):
-            failed.append(r)
-    for r in of[TABLE]:
-        if not _attempt(r, lambda r=r: delete_table(ddb, r.name, settings), settings, log):
-            failed.append(r)
-    for r in started:
-        if not _attempt(r, lambda r=r: wait_db_deleted(r.name, settings), settings, log):
-            failed.append(r)
-    for r in of[SECRET]:
-        if not _secret_gone(sm, r, log) and not _attempt(r, lambda r=r: delete_secret(sm, r.ident), settings, log):
-            failed.append(r)
-    # Waiting for a network interface to be released only makes sense if every instance went away.
-    patience = 0 if any(r.kind == DB_INSTANCE for r in failed) else None
-    for r in of[SECURITY_GROUP]:
-        if not _attempt(r, lambda r=r: delete_security_group(ec2, r.ident, settings, patience=patience), settings, log):
-            failed.append(r)
-    return failed
+
+def _delete_rds_secret(
+    clients: Clients, secret: Resource, gone: set[str], settings: Settings, patience: Patience, log: Log
+) -> bool:
+    """Let RDS delete its managed secret; delete it ourselves only if it outlived its instance.
+
+    While the instance exists, DeleteSecret on its secret is refused with
+    ``InvalidRequestException`` ("The secret is managed by another service"), and RDS
+    deletes the secret with the instance anyway
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html).
+    """
+    instance = secret.link.rsplit(":", 1)[-1]
+    if secret.link not in gone and _db_exists(clients, secret.link, settings):
+        log(f"left to RDS   {secret.label}: RDS deletes it with DB instance {instance}, which still exists")
+        return False
+    sm = clients("secretsmanager", secret.region)
+    try:
+        if secret_gone(sm, secret.ident, patience):
+            log(f"deleted       {secret.label} (by RDS, with DB instance {instance})")
+            return True
+        delete_secret(sm, secret.ident)
+    except ClientError as exc:
+        if _code(exc) in GONE_CODES:
+            log(f"already gone  {secret.label}")
+            return True
+        if _code(exc) == "InvalidRequestException":
+            log(
+                f"FAILED        {secret.label}: Secrets Manager refused to delete it ({_message(exc) or _code(exc)}). "
+                f"RDS manages it and deletes it with DB instance {instance}; check again in a few minutes "
+                "with `python -m helpers status`."
+            )
+            return False
+        log(f"FAILED        {secret.label}: {failure(exc, settings)}")
+        return False
+    except Exception as exc:  # noqa: BLE001 - report and go on with the rest
+        log(f"FAILED        {secret.label}: {type(exc).__name__}: {exc}")
+        return False
+    log(f"deleted       {secret.label} (it outlived DB instance {instance})")
+    return True
 
 
 def _try_start_db(rds, db: Resource, settings: Settings, log: Log) -> bool:
-    from helpers.aws import explain
-
     try:
-        start_db_deletion(rds, db.name)
+        if not start_db_deletion(rds, db.name):
+            log(f"deleting      {db.label}: was already being deleted")
         return True
     except ClientError as exc:
         if _code(exc) in GONE_CODES:
             return True
-        log(f"FAILED        {db.kind} {db.name}: {explain(exc, settings).problem}")
+        log(f"FAILED        {db.label}: {failure(exc, settings)}")
+        return False
+    except BotoCoreError as exc:
+        log(f"FAILED        {db.label}: {failure(exc, settings)}")
         return False
 
 
-def _secret_gone(sm, secret: Resource, log: Log) -> bool:
-    """RDS deletes its managed secret together with the instance; check before deleting it ourselves."""
-    try:
-        described = sm.describe_secret(SecretId=secret.ident)
-    except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
-            log(f"already gone  {secret.kind} {secret.name} (RDS deleted it with the instance)")
-            return True
-        raise
-    return "DeletedDate" in described
+def delete_all(
+    resources: list[Resource],
+    settings: Settings,
+    log: Log = print,
+    *,
+    clients: Clients | None = None,
+    patience: Patience | None = None,
+) -> list[Resource]:
+    """Delete ``resources`` in a safe order; return those that are still there.
+
+    DB instances are asked to go first (RDS takes minutes), then buckets and tables
+    while RDS works, then we wait for the instances, then their secrets and security
+    groups, which depend on them.
+    """
+    clients = clients or Clients(settings)
+    patience = patience or Patience.for_settings(settings)
+    of = {kind: [r for r in resources if r.kind == kind] for kind in ORDER}
+    failed: list[Resource] = []
+    started = [db for db in of[DB_INSTANCE] if _try_start_db(clients("rds", db.region), db, settings, log)]
+    failed += [db for db in of[DB_INSTANCE] if db not in started]
+    for r in of[BUCKET]:
+        if not _attempt(r, lambda r=r: empty_and_delete_bucket(clients("s3", r.region), r.name), settings, log):
+            failed.append(r)
+    for r in of[TABLE]:
+        if not _attempt(r, lambda r=r: delete_table(clients("dynamodb", r.region), r.name, settings), settings, log):
+            failed.append(r)
+    gone: set[str] = set()
+    for r in started:
+        waited = _attempt(
+            r, lambda r=r: wait_db_deleted(clients("rds", r.region), r.name, settings, patience, log), settings, log
+        )
+        if waited:
+            gone.add(r.ident)
+        else:
+            failed.append(r)
+    for r in of[SECRET]:
+        if r.link:
+            ok = _delete_rds_secret(clients, r, gone, settings, patience, log)
+        else:
+            ok = _attempt(r, lambda r=r: delete_secret(clients("secretsmanager", r.region), r.ident), settings, log)
+        if not ok:
+            failed.append(r)
+    # Waiting for a network interface to be released only makes sense if every instance went away.
+    group_timeout = 0 if any(r.kind == DB_INSTANCE for r in failed) else patience.group_timeout
+    for r in of[SECURITY_GROUP]:
+        action = lambda r=r: delete_security_group(  # noqa: E731
+            clients("ec2", r.region), r.ident, settings, patience=group_timeout, poll=patience.group_poll
+        )
+        if not _attempt(r, action, settings, log):
+            failed.append(r)
+    return failed
 
 
 # --------------------------------------------------------------------------- the command
@@ -373,31 +735,60 @@ def scope_of(settings: Settings, all_participants: bool, participants: Collectio
     return None if all_participants else {settings.prefix}
 
 
+def regions_to_search(settings: Settings, clients: Clients, all_regions: bool, log: Log = print) -> list[str]:
+    """The regions this checkout used or, with ``all_regions``, every region enabled for the account."""
+    if not all_regions:
+        return used_regions.used(settings)
+    try:
+        return sorted(set(used_regions.enabled(clients("ec2", settings.region))) | {settings.region})
+    except (BotoCoreError, ClientError) as exc:
+        log(f"could not list the account's regions ({failure(exc, settings)}); searching the regions used instead.")
+        return used_regions.used(settings)
+
+
+ALL_REGIONS_HINT = "Only these regions were searched; `python -m helpers clean --all-regions` searches them all."
+
+
 def clean(
     settings: Settings,
     yes: bool = False,
     all_participants: bool = False,
     participants: Collection[str] | None = None,
     log: Log = print,
-) -> list[Resource]:
+    *,
+    regions: Iterable[str] | None = None,
+    all_regions: bool = False,
+    clients: Clients | None = None,
+    patience: Patience | None = None,
+) -> Found:
     """List the series' resources; with ``yes``, delete them and return what is left.
 
     ``participants`` restricts the run to those prefixes (it wins over
-    ``all_participants``); by default only your own prefix is touched. A dry run
-    (the default) returns what was found and deletes nothing.
+    ``all_participants``); by default only your own prefix is touched. ``regions``
+    (default: the regions this checkout used; ``all_regions``: every region enabled
+    for the account) says where to look. A dry run (the default) returns what was
+    found and deletes nothing. The result's ``complete`` is False when some service
+    could not be listed, so an empty result is not proof that nothing is left.
     """
+    clients = clients or Clients(settings)
     scope = scope_of(settings, all_participants, participants)
     who = "all participants" if scope is None else "participant " + ", ".join(sorted(scope))
-    found = find(settings, scope, all_participants=scope is None, log=log)
+    searched = list(regions) if regions is not None else regions_to_search(settings, clients, all_regions, log)
+    found = find(settings, scope, all_participants=scope is None, log=log, regions=searched, clients=clients)
+    hint = [ALL_REGIONS_HINT] if not all_regions and regions is None else []
     log(f"The series' resources ({who}, {settings.backend} backend):")
     log(listing(found))
     if not found or not yes:
         if found:
             log("\nDry run: nothing was deleted. Run `python -m helpers clean --yes` to delete the above.")
+        for line in hint:
+            log(line)
         return found
     log("")
-    delete_all(found, settings, log)
-    left = find(settings, scope, all_participants=scope is None, log=log)
+    delete_all(found, settings, log, clients=clients, patience=patience)
+    left = find(settings, scope, all_participants=scope is None, log=log, regions=searched, clients=clients)
     log("\nLeft afterwards:")
     log(listing(left, empty="Nothing of the series is left."))
+    for line in hint:
+        log(line)
     return left
