@@ -1,4 +1,10 @@
-"""Start moto's server with one speed fix: ``python -m helpers.moto_server -H HOST -p PORT``.
+"""Start moto's server as the local backend needs it: ``python -m helpers.moto_server -H HOST -p PORT``.
+
+Two additions to moto as shipped:
+
+* AWS's pace and refusals (helpers/aws_lifecycle.py), switched by ``TUTORIAL_AWS_LIFECYCLE``
+  (on unless ``off``) and paced by ``TUTORIAL_AWS_LIFECYCLE_PACE`` in this process's environment;
+* one speed fix, below.
 
 Why not ``python -m moto.server`` directly: on every request moto (5.2) asks
 ``moto.backends.list_of_moto_modules()`` whether the Host header names one of its
@@ -13,6 +19,7 @@ moto drops the function the server simply starts unpatched.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterable
 
@@ -39,10 +46,44 @@ def patch_moto() -> bool:
     return True
 
 
+def lifecycle_from_env(environ: dict[str, str] | os._Environ = os.environ) -> tuple[bool, float]:
+    """(enabled, pace) as the stack passed them; the defaults when unset or unreadable."""
+    from helpers.settings import DEFAULT_LIFECYCLE_PACE
+
+    enabled = environ.get("TUTORIAL_AWS_LIFECYCLE", "on").strip().lower() not in {"0", "off", "false", "no"}
+    try:
+        pace = float(environ.get("TUTORIAL_AWS_LIFECYCLE_PACE", DEFAULT_LIFECYCLE_PACE))
+    except ValueError:
+        pace = DEFAULT_LIFECYCLE_PACE
+    return enabled, pace
+
+
+def serve_with_lifecycle(server_module) -> None:
+    """Make ``server_module.main`` build its WSGI app behind the lifecycle middleware."""
+    from helpers import aws_lifecycle
+
+    base = server_module.DomainDispatcherApplication
+
+    class LifecycleApplication(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._with_lifecycle = aws_lifecycle.wrap(super().__call__)
+
+        def __call__(self, environ, start_response):
+            return self._with_lifecycle(environ, start_response)
+
+    server_module.DomainDispatcherApplication = LifecycleApplication
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
+    from helpers import aws_lifecycle
+
     patch_moto()
+    enabled, pace = lifecycle_from_env()
+    aws_lifecycle.install(enabled, pace)
+    serve_with_lifecycle(server)
     server.main(argv if argv is not None else sys.argv[1:])
 
 

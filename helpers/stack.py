@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from helpers.errors import TutorialError
-from helpers.settings import Settings
+from helpers.settings import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Settings, is_moto_url, record_local_export
 
 START_TIMEOUT = 30.0  # seconds; moto starts in ~1 s, PostgreSQL in ~2 s
 PG_SUPERUSER = "postgres"
@@ -114,6 +114,7 @@ def start_moto(settings: Settings) -> int:
     """Start moto on 127.0.0.1:<moto_port> unless ours already runs; return its pid."""
     pid = moto_pid(settings)
     if pid and port_open(settings.moto_port):
+        _sync_lifecycle(settings)
         return pid
     if pid:  # alive but not listening: a hung or half-dead server
         _terminate(pid)
@@ -135,6 +136,7 @@ def start_moto(settings: Settings) -> int:
     env = dict(os.environ)
     for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(var, None)
+    env.update(_lifecycle_env(settings))
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "helpers.moto_server", "-H", "127.0.0.1", "-p", str(settings.moto_port)],
@@ -144,7 +146,7 @@ def start_moto(settings: Settings) -> int:
             start_new_session=True,  # survives the kernel or shell that started it
             env=env,
         )
-    _write_json(_moto_state(settings), {"pid": proc.pid, "port": settings.moto_port})
+    _write_json(_moto_state(settings), {"pid": proc.pid, "port": settings.moto_port, **_lifecycle_state(settings)})
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -160,6 +162,45 @@ def start_moto(settings: Settings) -> int:
         f"The AWS emulator did not answer within {START_TIMEOUT:.0f} s. Log: {log}",
         "Retry with `python -m helpers up`; if it keeps failing, read the log.",
     )
+
+
+def _lifecycle_env(settings: Settings) -> dict[str, str]:
+    """What tells the emulator process whether, and how fast, to behave like AWS."""
+    return {
+        "TUTORIAL_AWS_LIFECYCLE": "on" if settings.lifecycle else "off",
+        "TUTORIAL_AWS_LIFECYCLE_PACE": f"{settings.lifecycle_pace:g}",
+    }
+
+
+def _lifecycle_state(settings: Settings) -> dict:
+    return {"lifecycle": settings.lifecycle, "pace": settings.lifecycle_pace}
+
+
+def set_lifecycle(url: str, enabled: bool, pace: float, timeout: float = 2.0) -> dict:
+    """Switch a running emulator's AWS-like lifecycle (helpers/aws_lifecycle.py) on or off, or re-pace it."""
+    from helpers.aws_lifecycle import CONTROL_PATH
+
+    request = urllib.request.Request(
+        url + CONTROL_PATH,
+        data=json.dumps({"enabled": enabled, "pace": pace}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own local emulator
+        return json.loads(response.read())
+
+
+def _sync_lifecycle(settings: Settings) -> None:
+    """A running emulator follows a changed TUTORIAL_AWS_LIFECYCLE(_PACE) without a restart (which would empty it)."""
+    state = _read_json(_moto_state(settings))
+    wanted = _lifecycle_state(settings)
+    if all(state.get(key) == value for key, value in wanted.items()):
+        return
+    try:
+        set_lifecycle(settings.moto_url, settings.lifecycle, settings.lifecycle_pace)
+    except (OSError, ValueError):
+        return  # an emulator without the control endpoint keeps its behaviour; status shows it
+    _write_json(_moto_state(settings), {**state, **wanted})
 
 
 def stop_moto(settings: Settings) -> bool:
@@ -432,19 +473,31 @@ def up(settings: Settings) -> StackStatus:
             "The local stack is only for TUTORIAL_BACKEND=local.",
             "On the aws backend there is nothing to start: your AWS account is the backend.",
         )
-    if settings.external_endpoint:
-        if not _url_answers(settings.external_endpoint):
+    if settings.external_endpoint and not _url_answers(settings.external_endpoint):
+        raise TutorialError(
+            f"AWS_ENDPOINT_URL={settings.external_endpoint} does not answer.",
+            "Start that emulator (e.g. LocalStack), or unset AWS_ENDPOINT_URL to use the built-in moto server.",
+        )
+    for service, url in _foreign_service_endpoints(settings):
+        if not _url_answers(url):
             raise TutorialError(
-                f"AWS_ENDPOINT_URL={settings.external_endpoint} does not answer.",
-                "Start that emulator (e.g. LocalStack), or unset AWS_ENDPOINT_URL to use the built-in moto server.",
+                f"The endpoint for {service} ({url}, from AWS_ENDPOINT_URL_*) does not answer.",
+                "Start what runs there, or remove that AWS_ENDPOINT_URL_* variable.",
             )
-    else:
+    if settings.needs_moto:
+        # Also with AWS_ENDPOINT_URL at another emulator, when AWS_ENDPOINT_URL_<SERVICE>
+        # sends some services (e.g. RDS, which LocalStack's free edition lacks) to our moto.
         start_moto(settings)
     if settings.database_url:
         admin_connect(settings).close()
     else:
         start_embedded_postgres(settings)
     return status(settings)
+
+
+def _foreign_service_endpoints(settings: Settings) -> list[tuple[str, str]]:
+    """Per-service endpoints that are not our moto (which up() starts and checks itself)."""
+    return [(s, url) for s, url in settings.service_endpoints if not is_moto_url(url, settings.moto_port)]
 
 
 def _url_answers(url: str) -> bool:
@@ -463,12 +516,16 @@ def down(settings: Settings) -> list[str]:
 
 
 def status(settings: Settings) -> StackStatus:
+    parts = []
     if settings.external_endpoint:
-        moto = f"{settings.external_endpoint} (yours: AWS_ENDPOINT_URL)"
-        moto += "" if _url_answers(settings.external_endpoint) else " - NOT answering"
-    else:
+        ext = f"{settings.external_endpoint} (yours: AWS_ENDPOINT_URL)"
+        parts.append(ext + ("" if _url_answers(settings.external_endpoint) else " - NOT answering"))
+    if settings.needs_moto:
         pid = moto_pid(settings)
-        moto = f"moto at {settings.moto_url} (pid {pid})" if pid else "moto stopped"
+        parts.append(f"moto at {settings.moto_url} (pid {pid})" if pid else "moto stopped")
+    for service, url in settings.service_endpoints:
+        parts.append(f"{service} -> {url}" + ("" if _url_answers(url) else " - NOT answering"))
+    moto = "\n             ".join(parts)
     if settings.database_url:
         target = pg_target(settings)
         alive = port_open(target.port, target.host)
@@ -481,10 +538,11 @@ def status(settings: Settings) -> StackStatus:
 
 def is_up(settings: Settings) -> bool:
     """Cheap check (no HTTP, no SQL) used by every notebook's first cell."""
+    moto_ok = all(_url_answers(url) for _, url in _foreign_service_endpoints(settings))
     if settings.external_endpoint:
-        moto_ok = _url_answers(settings.external_endpoint)
-    else:
-        moto_ok = moto_pid(settings) is not None and port_open(settings.moto_port)
+        moto_ok = moto_ok and _url_answers(settings.external_endpoint)
+    if settings.needs_moto:
+        moto_ok = moto_ok and moto_pid(settings) is not None and port_open(settings.moto_port)
     if settings.database_url:
         target = pg_target(settings)
         pg_ok = port_open(target.port, target.host)
@@ -496,26 +554,45 @@ def is_up(settings: Settings) -> bool:
 def local_aws_env(settings: Settings) -> dict[str, str]:
     """The environment that points boto3 and the AWS CLI at the local emulator.
 
-    Dummy credentials: the emulator accepts any, and real keys never leave the
-    machine. AWS_PROFILE is dropped because an explicitly chosen profile makes
-    botocore skip the environment credentials.
+    Dummy credentials: real keys never leave the machine. "test"/"test" because
+    moto accepts any keys but LocalStack checks presigned links against exactly
+    these. AWS_PROFILE is dropped (by apply_local_env and `helpers env`) because an
+    explicitly chosen profile makes botocore skip the environment credentials.
+    Per-service endpoints (AWS_ENDPOINT_URL_RDS, ...) are repeated so that a shell
+    given these exports reaches the same services even when they came from .env.
     """
-    return {
+    env = {
         "AWS_ENDPOINT_URL": settings.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
         "AWS_SESSION_TOKEN": "",
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_REGION": settings.region,
         "AWS_MAX_ATTEMPTS": "2",
         "AWS_RETRY_MODE": "standard",
     }
+    env.update({name: url for name, url in _service_endpoint_vars(settings)})
+    return env
+
+
+def _service_endpoint_vars(settings: Settings) -> list[tuple[str, str]]:
+    from helpers.settings import ENDPOINT_VAR, SERVICE_ENDPOINT_VARS
+
+    by_service = {service: key for key, service in SERVICE_ENDPOINT_VARS.items()}
+    return [(f"{ENDPOINT_VAR}_{by_service[s]}", url) for s, url in settings.service_endpoints]
 
 
 def apply_local_env(settings: Settings) -> None:
-    for key, value in local_aws_env(settings).items():
-        if value:
-            os.environ[key] = value
-        else:
+    """Export local_aws_env into this process, remembering each previous value.
+
+    The record (helpers.settings.record_local_export) lets the aws backend, loaded
+    later in the same kernel, put back exactly what this changed and nothing else.
+    """
+    changes: dict[str, str | None] = {key: value or None for key, value in local_aws_env(settings).items()}
+    changes["AWS_PROFILE"] = None
+    for key, value in changes.items():
+        record_local_export(key, os.environ.get(key), value)
+        if value is None:
             os.environ.pop(key, None)
-    os.environ.pop("AWS_PROFILE", None)
+        else:
+            os.environ[key] = value
