@@ -101,6 +101,9 @@ def setup(*, quiet: bool = False) -> Tutorial:
 
     install_notebook_hints()  # first, so that a problem found below reads as cause + fix
     settings = load_settings()
+    from helpers import regions
+
+    regions.remember(settings)  # cleanup searches every region used, not only today's
     _put_interpreter_scripts_on_path()
     if settings.is_local:
         if not stack.is_up(settings):
