@@ -25,6 +25,15 @@ from helpers.errors import TutorialError
 from helpers.settings import Settings, load_settings
 
 WAIT_TIMEOUT = 30 * 60  # RDS creation takes 5-15 minutes on AWS
+# How often to ask. On AWS a status lasts minutes and every call counts against the API's
+# rate limit; on the local backend a status lasts TUTORIAL_AWS_LIFECYCLE_PACE seconds.
+AWS_POLL = 15.0
+LOCAL_POLL = 0.5
+
+
+def poll_interval(settings: Settings) -> float:
+    """Seconds between two status checks on this backend."""
+    return LOCAL_POLL if settings.is_local else AWS_POLL
 
 
 def _local_dbname(instance_id: str, dbname: str) -> str:
@@ -48,7 +57,7 @@ def describe(instance_id: str, settings: Settings | None = None) -> dict | None:
 
 
 def wait_until_available(
-    instance_id: str, settings: Settings | None = None, *, timeout: float = WAIT_TIMEOUT, poll: float = 15.0
+    instance_id: str, settings: Settings | None = None, *, timeout: float = WAIT_TIMEOUT, poll: float | None = None
 ) -> dict:
     """Poll until the instance is ``available``, printing each status change.
 
@@ -56,6 +65,7 @@ def wait_until_available(
     silent cell is how learners conclude the notebook is frozen.
     """
     settings = settings or load_settings()
+    poll = poll_interval(settings) if poll is None else poll
     start = time.monotonic()
     last = None
     while True:
@@ -98,6 +108,13 @@ def connection_params(instance_id: str, settings: Settings | None = None) -> dic
     db = describe(instance_id, settings)
     if db is None:
         raise TutorialError(f"DB instance {instance_id} does not exist.", "Run lesson 02's create cell first.")
+    if db["DBInstanceStatus"] != "available" or "Endpoint" not in db:
+        # RDS gives no endpoint while an instance is creating, and refuses connections while it
+        # is deleting, stopped or failed: say so instead of failing on a missing key.
+        raise TutorialError(
+            f"DB instance {instance_id} is {db['DBInstanceStatus']!r}, not 'available': it takes no connections yet.",
+            "Wait for it first: helpers.rds.wait_until_available(...) (lesson 02's waiting cell).",
+        )
     secret = master_secret(db, settings)
     dbname = db.get("DBName") or "postgres"
     if not settings.is_local:
@@ -175,11 +192,12 @@ def wait_until_deleted(
     settings: Settings | None = None,
     *,
     timeout: float = WAIT_TIMEOUT,
-    poll: float = 15.0,
+    poll: float | None = None,
     dbname: str = "my_database",
 ) -> None:
     """Poll until the instance is gone; on the local backend, drop its stand-in database too."""
     settings = settings or load_settings()
+    poll = poll_interval(settings) if poll is None else poll
     start = time.monotonic()
     last = None
     while (db := describe(instance_id, settings)) is not None:

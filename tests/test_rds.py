@@ -82,9 +82,10 @@ def instance(local_stack):
         )
     except client.exceptions.DBInstanceAlreadyExistsFault:
         pass
+    rds.wait_until_available(instance_id, local_stack)
     yield instance_id
     client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
-    rds.drop_local_database(instance_id, settings=local_stack)
+    rds.wait_until_deleted(instance_id, local_stack)
 
 
 def test_connection_params_provision_a_working_database(local_stack, instance):
@@ -118,3 +119,37 @@ def test_wrong_password_is_refused(local_stack, instance):
 def test_connection_params_for_a_missing_instance(local_stack):
     with pytest.raises(TutorialError, match="does not exist"):
         rds.connection_params(f"{local_stack.prefix}-nosuchdb", local_stack)
+
+
+def test_connection_params_refuse_an_instance_that_is_still_creating(local_stack, capsys):
+    """RDS has no endpoint for a creating instance; the bridge says to wait instead of a KeyError."""
+    instance_id = f"{local_stack.prefix}-creating"
+    client = boto3.client("rds", region_name=local_stack.region)
+    client.create_db_instance(
+        DBInstanceIdentifier=instance_id,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="postgres",
+        ManageMasterUserPassword=True,
+        BackupRetentionPeriod=0,
+    )
+    try:
+        assert local_stack.lifecycle, "these tests run with the AWS-like lifecycle on (the default)"
+        with pytest.raises(TutorialError, match="'creating', not 'available'"):
+            rds.connection_params(instance_id, local_stack)
+        rds.wait_until_available(instance_id, local_stack)
+        shown = capsys.readouterr().out
+        assert f"{instance_id}: creating" in shown and f"{instance_id}: available" in shown
+        assert rds.connection_params(instance_id, local_stack)["port"]
+    finally:
+        client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+        rds.wait_until_deleted(instance_id, local_stack, dbname="postgres")
+    assert f"{instance_id}: deleting" in capsys.readouterr().out
+
+
+def test_polling_follows_the_backend(settings):
+    import dataclasses
+
+    assert rds.poll_interval(settings) == rds.LOCAL_POLL
+    assert rds.poll_interval(dataclasses.replace(settings, backend="aws")) == rds.AWS_POLL
