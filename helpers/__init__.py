@@ -25,8 +25,11 @@ __all__ = ["Tutorial", "TutorialError", "setup"]
 
 BILLING_NOTE = (
     "NOTE: the aws backend creates real, billable resources in your account (an S3 bucket,\n"
-    "a small RDS PostgreSQL instance, a DynamoDB table). They fit the Free Tier, but an RDS\n"
-    "instance left running costs money: lesson 04 deletes everything, and so does\n"
+    "a small RDS PostgreSQL instance with a public IPv4 address, a DynamoDB table). The Free\n"
+    "Tier may cover them (accounts opened since 15 July 2025: Free Tier credits, up to $200\n"
+    "for 6 months; older accounts: the 12-month offers, while they last), but an RDS instance\n"
+    "left running costs money, and so does its public IPv4 address ($0.005 an hour, not\n"
+    "covered by EC2's free IPv4 hours): lesson 04 deletes everything, and so does\n"
     "`python -m helpers clean --yes`."
 )
 
@@ -39,6 +42,7 @@ class Tutorial:
     names: Names
     account_id: str
     arn: str
+    endpoint: str = ""  # the STS endpoint botocore resolved (shown on the aws backend)
 
     @property
     def region(self) -> str:
@@ -61,14 +65,23 @@ class Tutorial:
                 else self.account_id
             )
         else:
-            where = "aws (your AWS account)"
+            # The endpoint botocore really resolved: an endpoint variable or config line
+            # that redirects "AWS" shows here instead of hiding behind the word "aws".
+            where = f"aws (your AWS account, {self.endpoint or 'endpoint not resolved'})"
             account = mask_account(self.account_id)
+        # These four lines are compared by nbval in every lesson's committed output: keep them.
         lines = [
             f"Backend   {where}",
             f"Region    {s.region}",
             f"Account   {account}",
             f"Prefix    {s.prefix}",
         ]
+        lines += [f"Endpoint  {service} -> {url}" for service, url in s.service_endpoints]
+        if s.restored_env:
+            lines.append(
+                "Note      setup() had pointed this kernel at the local backend; it set back what it had "
+                f"changed: {', '.join(s.restored_env)}"
+            )
         if not s.is_local:
             lines += ["", BILLING_NOTE]
         return "\n".join(lines)
@@ -120,6 +133,7 @@ def setup(*, quiet: bool = False) -> Tutorial:
         names=Names(prefix=settings.prefix, account_id=identity.account_id, region=settings.region),
         account_id=identity.account_id,
         arn=identity.arn,
+        endpoint=identity.endpoint_url,
     )
     if not quiet:
         print(tut.banner())

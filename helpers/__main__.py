@@ -80,10 +80,26 @@ def alive_report(settings) -> str:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    """Print shell exports so a terminal, the AWS CLI and psql reach the same stack."""
-    from helpers import stack
+    """Print shell exports so a terminal, the AWS CLI and psql reach the same stack.
 
-    settings = load_settings()
+    On the aws backend it prints the opposite: ``unset`` lines for what an earlier
+    ``eval "$(python -m helpers env)"`` on the local backend left in this shell, so
+    the same eval switches a terminal to AWS. Nothing is unset behind the learner's
+    back: the lines are printed for them to run.
+    """
+    from helpers import stack
+    from helpers.settings import LocalLeftoversError
+
+    try:
+        settings = load_settings()
+    except LocalLeftoversError as exc:
+        print("# TUTORIAL_BACKEND=aws, but this shell still has the local backend's settings.")
+        print('# Undo them with:  eval "$(python -m helpers env)"')
+        if exc.in_environment:
+            print("unset " + " ".join(exc.in_environment))
+        if exc.in_env_file:
+            print(f"# and delete from .env: {', '.join(exc.in_env_file)}")
+        return 0
     if not settings.is_local:
         print("# TUTORIAL_BACKEND=aws: your shell already reaches AWS; nothing to export.")
         return 0

@@ -21,7 +21,7 @@ from botocore.exceptions import (
 )
 
 from helpers.errors import TutorialError
-from helpers.settings import Settings
+from helpers.settings import Settings, is_local_url
 
 HELPER_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
 
@@ -38,6 +38,7 @@ def client(service: str, settings: Settings | None = None, **kwargs):
 class Identity:
     account_id: str
     arn: str
+    endpoint_url: str = ""  # where botocore sent the call, e.g. https://sts.us-east-1.amazonaws.com
 
 
 def explain(exc: BaseException, settings: Settings) -> TutorialError:
@@ -51,8 +52,10 @@ def explain(exc: BaseException, settings: Settings) -> TutorialError:
         )
     if isinstance(exc, EndpointConnectionError):
         if settings.is_local:
+            # The URL that failed: with AWS_ENDPOINT_URL_<SERVICE> it may not be AWS_ENDPOINT_URL's.
+            failed = exc.kwargs.get("endpoint_url") or settings.endpoint_url
             return TutorialError(
-                f"The local AWS emulator at {settings.endpoint_url} is not answering.",
+                f"The local AWS emulator at {failed} is not answering.",
                 "Start it with `python -m helpers up` (or re-run the first cell of the notebook).",
             )
         return TutorialError(
@@ -76,12 +79,31 @@ def explain(exc: BaseException, settings: Settings) -> TutorialError:
 
 
 def whoami(settings: Settings) -> Identity:
-    """STS GetCallerIdentity, the cheapest call that proves credentials and endpoint work."""
+    """STS GetCallerIdentity, the cheapest call that proves credentials and endpoint work.
+
+    Also returns the endpoint botocore resolved, for the banner: on the aws backend a
+    learner should see ``https://sts.<region>.amazonaws.com``, not only the word "aws".
+    On aws, an endpoint on this machine is refused before any call: the environment
+    was checked when the settings were loaded, so it comes from ``endpoint_url`` in the
+    AWS config file (a profile or its ``services`` section).
+    """
     try:
-        found = client("sts", settings).get_caller_identity()
+        sts = client("sts", settings)
+    except BotoCoreError as exc:
+        raise explain(exc, settings) from exc
+    endpoint = sts.meta.endpoint_url
+    if not settings.is_local and is_local_url(endpoint):
+        raise TutorialError(
+            f"TUTORIAL_BACKEND=aws, but botocore sends STS to {endpoint}, an emulator on this machine "
+            "(endpoint_url in your AWS config file).",
+            "Remove that endpoint_url line from ~/.aws/config (or the file AWS_CONFIG_FILE names), or choose "
+            "another profile with AWS_PROFILE.",
+        )
+    try:
+        found = sts.get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
         raise explain(exc, settings) from exc
-    return Identity(account_id=found["Account"], arn=found["Arn"])
+    return Identity(account_id=found["Account"], arn=found["Arn"], endpoint_url=endpoint)
 
 
 def mask_account(account_id: str) -> str:

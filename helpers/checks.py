@@ -61,9 +61,9 @@ def preflight(settings: Settings) -> list[Check]:
         checks.append(Check("credentials", True, source))
     try:
         who = aws.whoami(settings)
-        where = settings.endpoint_url or f"AWS {settings.region}"
+        # On aws, the endpoint botocore resolved: a redirect to an emulator cannot hide here.
+        where = settings.endpoint_url if settings.is_local else who.endpoint_url
         checks.append(Check("AWS API", True, f"{where} answers (STS GetCallerIdentity)"))
-        del who
     except TutorialError as exc:
         checks.append(Check("AWS API", False, exc.problem, exc.fix))
     if settings.is_local:

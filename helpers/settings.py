@@ -12,19 +12,26 @@ Rules:
 * A malformed ``.env`` line is an error naming the line, not a silent skip.
 * Secrets (``AWS_SECRET_ACCESS_KEY``, the password in ``DATABASE_URL``) are never
   printed: ``str(settings)`` masks them.
+* On the aws backend, what the local backend leaves behind (an ``AWS_ENDPOINT_URL*``
+  pointing at this machine, the emulator's dummy keys) is refused here, in the one
+  place every notebook and every command loads its settings: otherwise boto3 would
+  quietly send the "AWS" calls to the emulator while the banner says AWS.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import re
 import secrets
 import string
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from helpers.errors import TutorialError
@@ -37,6 +44,27 @@ DEFAULT_PG_PORT = 5433
 # The local backend's AWS-like lifecycle (helpers/moto_server.py): on by default, and the
 # seconds one status lasts (creating, deleting, ...) where AWS takes minutes.
 DEFAULT_LIFECYCLE_PACE = 2.0
+
+# The local backend's dummy credentials. "test"/"test" because LocalStack checks presigned
+# links against exactly these (moto accepts any keys); "testing" is what earlier versions of
+# the series exported, so a shell that still has it is recognised as well.
+LOCAL_ACCESS_KEY = "test"
+LOCAL_SECRET_KEY = "test"  # noqa: S105 - the public dummy value emulators expect
+DUMMY_KEYS = frozenset({LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, "testing"})
+
+# botocore reads AWS_ENDPOINT_URL for every service and AWS_ENDPOINT_URL_<SERVICE ID> for one
+# (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html). These are the
+# ids of the services the lessons use; a near miss such as AWS_ENDPOINT_URL_SECRETSMANAGER is
+# silently ignored by botocore, so it is reported instead.
+ENDPOINT_VAR = "AWS_ENDPOINT_URL"
+SERVICE_ENDPOINT_VARS = {
+    "S3": "s3",
+    "DYNAMODB": "dynamodb",
+    "RDS": "rds",
+    "EC2": "ec2",
+    "STS": "sts",
+    "SECRETS_MANAGER": "secretsmanager",
+}
 
 # The prefix ends up in bucket names (lowercase, digits, hyphens; 63 chars in all)
 # and RDS identifiers (must start with a letter, no "--", no trailing hyphen).
@@ -62,11 +90,55 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+# What load_env_file put into os.environ in this process, name -> value. A value .env set is
+# not "the environment": when the learner edits .env and re-runs the first cell, the new
+# line must win, or `TUTORIAL_BACKEND=local` read once would stick until a kernel restart.
+_FROM_ENV_FILE: dict[str, str] = {}
+
+# What the local backend (stack.apply_local_env) set in this process:
+# name -> (value before, value set), None meaning unset.
+_LOCAL_EXPORTS: dict[str, tuple[str | None, str | None]] = {}
+
+
+def record_local_export(name: str, before: str | None, after: str | None) -> None:
+    """Remember that the local backend sets ``name`` to ``after``; ``before`` is its current value.
+
+    When it still holds what the local backend set last time, the value from before that
+    is kept; when something else changed it since (``%env``, the learner's own code),
+    that new value is what an undo must put back.
+    """
+    if name in _LOCAL_EXPORTS and _LOCAL_EXPORTS[name][1] == before:
+        before = _LOCAL_EXPORTS[name][0]
+    _LOCAL_EXPORTS[name] = (before, after)
+
+
+def undo_local_exports() -> tuple[str, ...]:
+    """Put back what the local backend changed in this process; return the names put back.
+
+    Only a variable still holding the value the local backend set is touched: one the
+    learner changed since, or one that already had that value before (exported by the
+    shell or written in .env), is left alone, so the aws backend refuses it instead.
+    """
+    restored = []
+    for name, (before, after) in _LOCAL_EXPORTS.items():
+        if before == after or os.environ.get(name) != after:
+            continue
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+        restored.append(name)
+    _LOCAL_EXPORTS.clear()
+    return tuple(restored)
+
+
 def load_env_file(path: Path | None = None) -> Path | None:
     """Load ``.env`` into ``os.environ`` without overriding what is already set.
 
     Returns the file that was read, or None when there is none (a missing ``.env``
-    is normal: every variable has a default). Raises TutorialError when a line
+    is normal: every variable has a default). A value this function set on an
+    earlier call is not "already set": it follows the file, so an edited or removed
+    line takes effect when the first cell runs again. Raises TutorialError when a line
     cannot be parsed, because python-dotenv would only log a warning and skip it,
     and a skipped ``TUTORIAL_BACKEND=aws`` line silently changes the backend.
     """
@@ -88,7 +160,15 @@ def load_env_file(path: Path | None = None) -> Path | None:
                 "Each line must look like NAME=value (no spaces around '='; quote values "
                 "with spaces). Compare with .env.example.",
             )
-    load_dotenv(path, override=False)
+    values = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    for key, value in values.items():
+        current = os.environ.get(key)
+        if current is None or _FROM_ENV_FILE.get(key) == current:
+            os.environ[key] = value
+            _FROM_ENV_FILE[key] = value
+    for key in [k for k in _FROM_ENV_FILE if k not in values]:  # a line removed since the last read
+        if os.environ.get(key) == _FROM_ENV_FILE.pop(key):
+            del os.environ[key]
     return path
 
 
@@ -176,6 +256,128 @@ def _mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
 
 
+def is_local_url(url: str) -> bool:
+    """True when ``url`` points at this machine (loopback, localhost, LocalStack's localhost name).
+
+    Such an endpoint is an emulator: on the aws backend it can only be a leftover.
+    """
+    host = (urlparse(url if "://" in url else f"http://{url}").hostname or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", "localhost.localstack.cloud")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def is_moto_url(url: str, moto_port: int) -> bool:
+    """True when ``url`` is the series' own moto server (127.0.0.1, localhost or ::1, its port)."""
+    parsed = urlparse(url.strip())
+    try:
+        port = parsed.port
+    except ValueError:
+        return False
+    return parsed.scheme == "http" and port == moto_port and is_local_url(url) and parsed.path in {"", "/"}
+
+
+def endpoint_variables() -> dict[str, str]:
+    """Every AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> set (non-empty) in the environment."""
+    return {
+        name: value.strip()
+        for name, value in sorted(os.environ.items())
+        if (name == ENDPOINT_VAR or name.startswith(ENDPOINT_VAR + "_")) and value.strip()
+    }
+
+
+def _service_endpoints() -> tuple[tuple[str, str], ...]:
+    """The per-service endpoints set, as (service name for boto3, url); a misspelt name is an error."""
+    found = []
+    for name, url in endpoint_variables().items():
+        if name == ENDPOINT_VAR:
+            continue
+        suffix = name[len(ENDPOINT_VAR) + 1 :]
+        if suffix in SERVICE_ENDPOINT_VARS:
+            found.append((SERVICE_ENDPOINT_VARS[suffix], url))
+            continue
+        near = [key for key in SERVICE_ENDPOINT_VARS if key.replace("_", "") == suffix.replace("_", "")]
+        if near:
+            raise TutorialError(
+                f"{name} is not a variable botocore reads, so that endpoint would be ignored.",
+                f"Rename it to {ENDPOINT_VAR}_{near[0]} (the service id in capitals, spaces as underscores).",
+            )
+    return tuple(found)
+
+
+def _truthy(name: str) -> bool:
+    return _env(name).lower() in {"1", "true", "yes", "on"}
+
+
+class LocalLeftoversError(TutorialError):
+    """The aws backend found the local backend's endpoint or dummy keys in the environment.
+
+    ``in_environment`` are the variables to unset in the shell (or to lose by restarting
+    the kernel); ``in_env_file`` are those that the .env file itself sets.
+    """
+
+    def __init__(self, problem: str, fix: str, in_environment: list[str], in_env_file: list[str]) -> None:
+        super().__init__(problem, fix)
+        self.in_environment = in_environment
+        self.in_env_file = in_env_file
+
+
+def check_no_local_leftovers(env_file: Path | None) -> None:
+    """On the aws backend, refuse an endpoint on this machine or the emulator's dummy keys.
+
+    Why refuse rather than quietly unset: a value the learner's shell or .env set is
+    theirs, and the fix (restart the kernel, ``unset`` in the shell, delete a line in
+    .env) must happen where it came from, or it comes back with the next kernel.
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true makes botocore ignore every endpoint
+    variable, so then only the keys are checked.
+    """
+    reasons: dict[str, str] = {}
+    if not _truthy("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        for name, url in endpoint_variables().items():
+            if is_local_url(url):
+                reasons[name] = f"{name}={url} (an emulator on this machine)"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if _env(name) in DUMMY_KEYS:
+            reasons[name] = f"{name} (the local backend's dummy key)"
+    if not reasons:
+        return
+    names = list(reasons)
+    file_values = {k: v for k, v in dotenv_values(env_file).items() if v} if env_file else {}
+    in_env_file = [
+        n for n in names if n in file_values and (is_local_url(file_values[n]) or file_values[n] in DUMMY_KEYS)
+    ]
+    in_environment = [n for n in names if _FROM_ENV_FILE.get(n) != os.environ.get(n)]
+    fixes = []
+    if in_env_file:
+        fixes.append(f"Delete these lines from {env_file}: {', '.join(in_env_file)}.")
+    if in_environment:
+        unset = "unset " + " ".join(in_environment)
+        if "ipykernel" in sys.modules:
+            fixes.append(
+                "Restart the kernel (Kernel > Restart Kernel) and run this cell again. If they are still "
+                "set, Jupyter inherited them from the terminal that started it: quit Jupyter, run "
+                f"`{unset}` in that terminal (and set AWS_PROFILE again if you use one), start Jupyter again."
+            )
+        else:
+            fixes.append(
+                f'Run `{unset}` in this shell (they come from `eval "$(python -m helpers env)"` on the local '
+                "backend; on the aws backend that command prints this unset line for you), or open a new "
+                "terminal. Set AWS_PROFILE again if you use a profile."
+            )
+    raise LocalLeftoversError(
+        "TUTORIAL_BACKEND=aws, but this environment still points at the local backend: "
+        + "; ".join(reasons.values())
+        + ". boto3 would send the 'AWS' calls to the emulator (or sign them with dummy keys).",
+        " ".join(fixes),
+        in_environment,
+        in_env_file,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a notebook needs to know about where it runs."""
@@ -187,10 +389,15 @@ class Settings:
     moto_port: int = DEFAULT_MOTO_PORT
     pg_port: int = DEFAULT_PG_PORT
     external_endpoint: str = ""  # AWS_ENDPOINT_URL the user set (e.g. LocalStack)
+    # AWS_ENDPOINT_URL_<SERVICE> the user set, as (boto3 service name, url): e.g. rds to moto
+    # while AWS_ENDPOINT_URL sends the rest to LocalStack.
+    service_endpoints: tuple[tuple[str, str], ...] = ()
     database_url: str = field(default="", repr=False)
     env_file: Path | None = None
     lifecycle: bool = True  # TUTORIAL_AWS_LIFECYCLE: statuses and refusals as on AWS (local backend)
     lifecycle_pace: float = DEFAULT_LIFECYCLE_PACE  # TUTORIAL_AWS_LIFECYCLE_PACE, seconds per status
+    # Variables the local backend had set earlier in this process and the aws backend put back.
+    restored_env: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -199,6 +406,19 @@ class Settings:
     @property
     def moto_url(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def needs_moto(self) -> bool:
+        """Whether the local backend must run the built-in moto server.
+
+        True without AWS_ENDPOINT_URL, and also with one (e.g. LocalStack) when an
+        AWS_ENDPOINT_URL_<SERVICE> sends some services to our moto port.
+        """
+        if not self.is_local:
+            return False
+        if not self.external_endpoint:
+            return True
+        return any(is_moto_url(url, self.moto_port) for _, url in self.service_endpoints)
 
     @property
     def endpoint_url(self) -> str:
@@ -218,6 +438,7 @@ class Settings:
             f"prefix       {self.prefix}",
             f"endpoint     {self.endpoint_url or '(real AWS)'}",
         ]
+        lines += [f"  {service:<10} {url}" for service, url in self.service_endpoints]
         if self.is_local:
             pg = _mask_url(self.database_url) if self.database_url else f"embedded, 127.0.0.1:{self.pg_port}"
             lines.append(f"postgres     {pg}")
@@ -226,7 +447,13 @@ class Settings:
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
-    """Build the settings from ``.env`` and the environment, validating each value."""
+    """Build the settings from ``.env`` and the environment, validating each value.
+
+    On the aws backend this first undoes what the local backend set earlier in this
+    same process (a kernel that ran setup() on local, then had .env switched to aws),
+    reads .env again for the slots that frees, and then refuses whatever local
+    endpoint or dummy key is still set (see :func:`check_no_local_leftovers`).
+    """
     used = load_env_file(env_file)
     backend = _env("TUTORIAL_BACKEND", "local").lower()
     if backend not in BACKENDS:
@@ -235,14 +462,20 @@ def load_settings(env_file: Path | None = None) -> Settings:
             "Use TUTORIAL_BACKEND=local (free, offline, the default) or TUTORIAL_BACKEND=aws "
             "(your AWS account), in .env or the environment.",
         )
+    restored: tuple[str, ...] = ()
+    if backend == "aws":
+        restored = undo_local_exports()
+        if restored:
+            load_env_file(env_file)
+        check_no_local_leftovers(used)
     region = validate_region(_env("AWS_DEFAULT_REGION") or _env("AWS_REGION") or DEFAULT_REGION)
     state_dir = _state_dir()
     prefix = _env("TUTORIAL_PREFIX")
     prefix = validate_prefix(prefix) if prefix else remembered_prefix(state_dir)
     moto_port = _port("TUTORIAL_MOTO_PORT", DEFAULT_MOTO_PORT)
     pg_port = _port("TUTORIAL_PG_PORT", DEFAULT_PG_PORT)
-    endpoint = _env("AWS_ENDPOINT_URL")
-    if endpoint.rstrip("/") == f"http://127.0.0.1:{moto_port}":
+    endpoint = _env(ENDPOINT_VAR)
+    if is_moto_url(endpoint, moto_port):
         endpoint = ""  # our own moto, exported earlier by this process or `helpers env`
     return Settings(
         backend=backend,
@@ -252,8 +485,10 @@ def load_settings(env_file: Path | None = None) -> Settings:
         moto_port=moto_port,
         pg_port=pg_port,
         external_endpoint=endpoint,
+        service_endpoints=_service_endpoints(),
         database_url=_env("DATABASE_URL"),
         env_file=used,
         lifecycle=_switch("TUTORIAL_AWS_LIFECYCLE", True),
         lifecycle_pace=_seconds("TUTORIAL_AWS_LIFECYCLE_PACE", DEFAULT_LIFECYCLE_PACE),
+        restored_env=restored,
     )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import settings as settings_module
+from helpers import stack
 from helpers.errors import TutorialError
-from helpers.settings import load_settings, remembered_prefix, validate_prefix
+from helpers.settings import LocalLeftoversError, load_settings, remembered_prefix, validate_prefix
 
 VARS = [
     "TUTORIAL_BACKEND",
@@ -19,19 +24,34 @@ VARS = [
     "DATABASE_URL",
     "AWS_ENDPOINT_URL",
     "TUTORIAL_ENV_FILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 ]
 
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No tutorial variables, an empty .env of our own, and a private state folder."""
-    for var in VARS:
+    """No tutorial variables, an empty .env of our own, and a private state folder.
+
+    os.environ is restored afterwards as a whole, because load_env_file and
+    apply_local_env write to it directly (as they do in a kernel), and so is the
+    settings module's record of what .env and the local backend set.
+    """
+    saved = dict(os.environ)
+    monkeypatch.setattr(settings_module, "_FROM_ENV_FILE", {})
+    monkeypatch.setattr(settings_module, "_LOCAL_EXPORTS", {})
+    for var in VARS + [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL_")]:
         monkeypatch.delenv(var, raising=False)
     env_file = tmp_path / ".env"
     env_file.write_text("")
     monkeypatch.setenv("TUTORIAL_ENV_FILE", str(env_file))
     monkeypatch.setenv("TUTORIAL_STATE_DIR", str(tmp_path / "state"))
-    return env_file
+    yield env_file
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_defaults(clean_env):
@@ -140,3 +160,162 @@ def test_str_masks_database_password(clean_env, monkeypatch):
 def test_remembered_prefix_regenerates_when_empty(tmp_path: Path):
     (tmp_path / "prefix").write_text("\n")
     assert remembered_prefix(tmp_path).startswith("ds-")
+
+
+# --------------------------------------------------------------- the aws backend refuses local leftovers
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5055"),  # the series' own moto, from `helpers env`
+        ("AWS_ENDPOINT_URL", "http://localhost:4566"),
+        ("AWS_ENDPOINT_URL", "http://localhost.localstack.cloud:4566"),
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:4566"),
+        ("AWS_ENDPOINT_URL_RDS", "http://[::1]:5055"),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.2:9000"),
+    ],
+)
+def test_aws_backend_refuses_an_endpoint_on_this_machine(clean_env, monkeypatch, name, value):
+    monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(LocalLeftoversError, match="still points at the local backend") as err:
+        load_settings()
+    assert value in err.value.problem
+    assert f"unset {name}" in err.value.fix
+
+
+@pytest.mark.parametrize("key", ["test", "testing"])  # today's dummy keys, and earlier versions'
+def test_aws_backend_refuses_the_dummy_keys(clean_env, monkeypatch, key):
+    monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key)
+    with pytest.raises(LocalLeftoversError) as err:
+        load_settings()
+    assert "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY" in err.value.fix
+    assert f"={key}" not in str(err.value), "a key's value is never printed, even a dummy one"
+
+
+def test_aws_backend_names_the_env_file_line_to_delete(clean_env, monkeypatch):
+    clean_env.write_text("TUTORIAL_BACKEND=aws\nAWS_ENDPOINT_URL=http://localhost:4566\n")
+    with pytest.raises(LocalLeftoversError) as err:
+        load_settings()
+    assert f"Delete these lines from {clean_env}: AWS_ENDPOINT_URL" in err.value.fix
+    assert "unset" not in err.value.fix  # the shell never had it: unset would not help
+
+
+def test_aws_backend_accepts_a_remote_endpoint_and_ignored_endpoints(clean_env, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.eu-west-1.amazonaws.com")
+    assert load_settings().backend == "aws"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5055")
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")  # botocore ignores every endpoint variable
+    assert load_settings().backend == "aws"
+
+
+def test_same_kernel_switch_to_aws_undoes_only_what_the_local_backend_set(clean_env, monkeypatch):
+    """Lesson on local, then TUTORIAL_BACKEND=aws written into .env, then the first cell again."""
+    clean_env.write_text("TUTORIAL_BACKEND=local\n")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-from-the-shell")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-the-shell")
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    local = load_settings()
+    stack.apply_local_env(local)  # what setup() does on local
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "test" and "AWS_PROFILE" not in os.environ
+
+    clean_env.write_text("TUTORIAL_BACKEND=aws\n")  # the learner edits .env, re-runs setup()
+    s = load_settings()
+    assert s.backend == "aws", "a value .env set earlier follows the edited file"
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "key-from-the-shell"
+    assert os.environ["AWS_PROFILE"] == "work"
+    assert {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"} <= set(s.restored_env)
+
+
+def test_same_kernel_switch_still_refuses_keys_the_shell_exported(clean_env, monkeypatch):
+    """Dummy keys that were there before setup() (from `helpers env`) are the shell's: refused, not removed."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    stack.apply_local_env(load_settings())
+    monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
+    with pytest.raises(LocalLeftoversError) as err:
+        load_settings()
+    assert err.value.in_environment == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "test"
+    assert "AWS_ENDPOINT_URL" not in os.environ  # what setup() itself exported is gone
+
+
+def test_a_line_removed_from_env_is_forgotten(clean_env):
+    clean_env.write_text("TUTORIAL_PREFIX=ws-first\n")
+    assert load_settings().prefix == "ws-first"
+    clean_env.write_text("")
+    assert load_settings().prefix.startswith("ds-")
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.timeout(120)
+def test_shell_that_ran_helpers_env_is_refused_by_status_and_clean_then_undone(tmp_path):
+    """A terminal after `eval "$(python -m helpers env)"`, switched to aws, as a learner would."""
+    (tmp_path / "empty.env").write_text("")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TUTORIAL_", "PG"))}
+    base.update(
+        TUTORIAL_ENV_FILE=str(tmp_path / "empty.env"),
+        TUTORIAL_STATE_DIR=str(tmp_path / "state"),
+        TUTORIAL_PREFIX="ws-shell",
+        TUTORIAL_BACKEND="local",
+    )
+    script = f"""
+        set -e
+        eval "$({sys.executable} -m helpers env)"
+        export TUTORIAL_BACKEND=aws
+        for command in status clean; do
+            if {sys.executable} -m helpers $command 2>err.txt; then echo "$command ran"; exit 1; fi
+            grep -q "still points at the local backend" err.txt
+        done
+        eval "$({sys.executable} -m helpers env)"
+        {sys.executable} -c "from helpers.settings import load_settings; print(load_settings().backend)"
+        echo "endpoint=${{AWS_ENDPOINT_URL:-unset}}"
+    """
+    out = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=base, capture_output=True, text=True, timeout=110)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split() == ["aws", "endpoint=unset"]
+
+
+def test_misspelt_service_endpoint_is_reported(clean_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETSMANAGER", "http://127.0.0.1:5055")
+    with pytest.raises(TutorialError, match="not a variable botocore reads") as err:
+        load_settings()
+    assert "AWS_ENDPOINT_URL_SECRETS_MANAGER" in err.value.fix
+
+
+def test_localstack_with_rds_on_moto_keeps_moto_running(clean_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", "http://localhost:5055")
+    s = load_settings()
+    assert s.external_endpoint == "http://localhost:4566"
+    assert s.service_endpoints == (("rds", "http://localhost:5055"),)
+    assert s.needs_moto
+    monkeypatch.delenv("AWS_ENDPOINT_URL_RDS")
+    assert not load_settings().needs_moto  # everything on LocalStack: moto is not started
+
+
+def test_local_dummy_keys_are_the_ones_localstack_checks(clean_env):
+    env = stack.local_aws_env(load_settings())
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("test", "test")
+
+
+def test_a_value_changed_between_two_local_setups_is_the_one_put_back(clean_env, monkeypatch):
+    local = load_settings()
+    stack.apply_local_env(local)
+    os.environ["AWS_ACCESS_KEY_ID"] = "typed-with-percent-env"  # the learner's own change, in the kernel
+    stack.apply_local_env(local)  # the first cell again
+    monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
+    load_settings()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "typed-with-percent-env"
