@@ -295,3 +295,98 @@ def test_one_failure_does_not_stop_the_rest(aws, monkeypatch):
     assert [r.kind for r in left] == [cleanup.BUCKET]
     assert any(line.startswith("FAILED") and "simulated S3 outage" in line for line in lines)
     assert still_there(made["a"]) == {"bucket": True, "table": False, "group": False, "db": False}
+
+
+def other_region(settings) -> str:
+    return "eu-west-1" if settings.region != "eu-west-1" else "us-west-2"
+
+
+def bucket_and_table_in(region: str, names: Names) -> None:
+    """The series' bucket and table, created under another AWS_DEFAULT_REGION."""
+    s3 = boto3.client("s3", region_name=region)
+    extra = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region != "us-east-1" else {}
+    s3.create_bucket(Bucket=names.bucket, **extra)
+    s3.put_bucket_tagging(Bucket=names.bucket, Tagging={"TagSet": names.tags()})
+    boto3.client("dynamodb", region_name=region).create_table(
+        TableName=names.table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=names.tags(),
+    )
+
+
+def test_clean_finds_and_deletes_what_another_region_holds(aws, tmp_path):
+    """A learner ran lesson 01 in one region and lesson 04 in another: both regions are searched."""
+    from helpers import regions
+
+    a = random_prefix()
+    mine = dataclasses.replace(aws, prefix=a, state_dir=tmp_path)
+    away = dataclasses.replace(mine, region=other_region(aws))
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    bucket_and_table_in(mine.region, Names(a, account, mine.region))
+    bucket_and_table_in(away.region, Names(a, account, away.region))
+    regions.remember(away)
+    regions.remember(mine)
+    lines: list[str] = []
+    found = cleanup.clean(mine, log=lines.append)
+    assert {(r.kind, r.region) for r in found} == {
+        (kind, region) for kind in (cleanup.BUCKET, cleanup.TABLE) for region in (mine.region, away.region)
+    }
+    searched = ", ".join(sorted({mine.region, away.region}))
+    assert f"Searched regions: {searched}" in "\n".join(lines)
+    assert cleanup.clean(mine, yes=True, log=lambda _: None) == []
+    assert (
+        Names(a, account, away.region).table
+        not in boto3.client("dynamodb", region_name=away.region).list_tables()["TableNames"]
+    )
+
+
+def test_status_says_which_regions_it_searched(aws, tmp_path):
+    from helpers import regions
+    from helpers.__main__ import alive_report
+
+    a = random_prefix()
+    mine = dataclasses.replace(aws, prefix=a, state_dir=tmp_path)
+    away = dataclasses.replace(mine, region=other_region(aws))
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    bucket_and_table_in(away.region, Names(a, account, away.region))
+    before = alive_report(mine)
+    assert f"Searched regions: {mine.region}" in before and "Nothing of the series was found." in before
+    assert "--all-regions" in before
+    regions.remember(away)
+    after = alive_report(mine)
+    assert Names(a, account, away.region).bucket in after
+    assert f"Searched regions: {', '.join(sorted({mine.region, away.region}))}" in after
+
+
+def test_all_regions_finds_a_region_never_recorded(aws, tmp_path):
+    a = random_prefix()
+    mine = dataclasses.replace(aws, prefix=a, state_dir=tmp_path)
+    away = other_region(aws)
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    bucket_and_table_in(away, Names(a, account, away))
+    assert cleanup.clean(mine, log=lambda _: None) == []
+    lines: list[str] = []
+    found = cleanup.clean(mine, all_regions=True, log=lines.append)
+    assert {r.region for r in found} == {away}
+    assert away in found.regions and len(found.regions) > 2
+
+
+def test_setup_remembers_the_region_it_ran_in(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import helpers
+    from helpers import aws as helper_aws
+    from helpers import regions, stack
+    from helpers.settings import load_settings
+
+    monkeypatch.setenv("TUTORIAL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setattr(stack, "is_up", lambda settings: True)
+    monkeypatch.setattr(stack, "apply_local_env", lambda settings: None)
+    identity = SimpleNamespace(account_id="123456789012", arn="arn:aws:iam::123456789012:root", endpoint_url="")
+    monkeypatch.setattr(helper_aws, "whoami", lambda settings: identity)
+    helpers.setup(quiet=True)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert regions.used(load_settings()) == ["eu-west-1", "us-west-2"]
