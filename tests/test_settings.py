@@ -276,14 +276,14 @@ def test_shell_that_ran_helpers_env_is_refused_by_status_and_clean_then_undone(t
         eval "$({sys.executable} -m helpers env)"
         export TUTORIAL_BACKEND=aws
         for command in status clean; do
-            if {sys.executable} -m helpers $command 2>err.txt; then echo "$command ran"; exit 1; fi
-            grep -q "still points at the local backend" err.txt
+            if {sys.executable} -m helpers $command 2>{tmp_path}/err.txt; then echo "$command ran"; exit 1; fi
+            grep -q "still points at the local backend" {tmp_path}/err.txt
         done
         eval "$({sys.executable} -m helpers env)"
         {sys.executable} -c "from helpers.settings import load_settings; print(load_settings().backend)"
         echo "endpoint=${{AWS_ENDPOINT_URL:-unset}}"
     """
-    out = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=base, capture_output=True, text=True, timeout=110)
+    out = subprocess.run(["bash", "-c", script], cwd=REPO, env=base, capture_output=True, text=True, timeout=110)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.split() == ["aws", "endpoint=unset"]
 
