@@ -319,3 +319,14 @@ def test_a_value_changed_between_two_local_setups_is_the_one_put_back(clean_env,
     monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
     load_settings()
     assert os.environ["AWS_ACCESS_KEY_ID"] == "typed-with-percent-env"
+
+
+def test_in_a_notebook_the_fix_is_to_restart_the_kernel(clean_env, monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setenv("TUTORIAL_BACKEND", "aws")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5055")
+    with pytest.raises(LocalLeftoversError) as err:
+        load_settings()
+    assert "Restart the kernel" in err.value.fix and "unset AWS_ENDPOINT_URL" in err.value.fix
