@@ -239,8 +239,10 @@ def find_buckets(s3, scope: Collection[str] | None, region: str) -> list[Resourc
             continue
         try:
             tags = tags_dict(s3.get_bucket_tagging(Bucket=name)["TagSet"])
-        except ClientError:  # NoSuchTagSet (untagged), gone meanwhile, or not ours to read
-            continue
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchTagSet", "NoSuchBucket"}:  # untagged, or gone meanwhile
+                continue
+            raise  # e.g. access denied: "nothing found" would be a guess, so the listing reports it
         participant = series_participant(tags, name, scope)
         if participant:
             found.append(Resource(BUCKET, name, participant, region=region))
@@ -256,8 +258,10 @@ def find_tables(ddb, scope: Collection[str] | None, region: str) -> list[Resourc
             try:
                 arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
                 tags = tags_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags"))
-            except ClientError:
-                continue
+            except ClientError as exc:
+                if _code(exc) == "ResourceNotFoundException":  # deleted meanwhile
+                    continue
+                raise
             participant = series_participant(tags, name, scope)
             if participant:
                 found.append(Resource(TABLE, name, participant, arn, region))

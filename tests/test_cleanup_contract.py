@@ -546,6 +546,19 @@ def test_access_denied_on_one_service_does_not_stop_the_others(stubs, settings):
     stubs.assert_no_pending_responses()
 
 
+def test_a_bucket_whose_tags_cannot_be_read_makes_the_listing_incomplete(stubs, settings):
+    """Skipping it silently would turn "access denied" into "nothing found"."""
+    n = names()
+    stubs("s3").add_response("list_buckets", {"Buckets": [{"Name": n.bucket}]}, {"BucketRegion": REGION})
+    error(stubs("s3"), "get_bucket_tagging", "AccessDenied", "Access Denied", 403, {"Bucket": n.bucket})
+    expect_find(stubs, skip=("s3",))
+    lines: list[str] = []
+    found = cleanup.find(settings, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings))
+    assert not found.complete and cleanup.BUCKET not in {r.kind for r in found}
+    assert any("s3 buckets" in line and "GetBucketTagging" in line for line in lines)
+    stubs.assert_no_pending_responses()
+
+
 def test_one_failed_deletion_never_skips_the_others(stubs, settings):
     r = resources()
     error(stubs("s3"), "list_multipart_uploads", "AccessDenied", "Access Denied", 403, {"Bucket": r["bucket"].name})
