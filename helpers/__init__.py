@@ -52,6 +52,16 @@ class Tutorial:
     def tags(self) -> list[dict[str, str]]:
         return self.names.tags()
 
+    def workdir(self, lesson: str) -> Path:
+        """A scratch folder for the files a lesson writes (git-ignored, under the state folder).
+
+        Why not the current folder: papermill and Jupyter may be started anywhere, and a lesson
+        must neither litter that folder nor upload what it finds there (``aws s3 cp . --recursive``).
+        """
+        path = self.settings.state_dir / "work" / lesson
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def banner(self) -> str:
         from helpers.aws import EMULATOR_ACCOUNT, mask_account
 

@@ -66,3 +66,42 @@ def test_committed_outputs_show_the_one_documentation_prefix():
                 text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
                 seen.update(re.findall(r"\bPrefix\s+(ds-[a-z0-9]+)", text))
     assert seen == {OUTPUT_PREFIX}
+
+
+@pytest.mark.timeout(300)
+def test_plain_papermill_from_any_folder_neither_reads_nor_litters_it(local_stack, monkeypatch, tmp_path):
+    """`papermill notebooks/NN.ipynb out.ipynb` from the repository root or anywhere else: lesson 00
+    must not look for ../.gitignore relative to that folder, and lesson 01 must not write its files
+    there, nor upload what it finds there with `aws s3 cp . --recursive`."""
+    import subprocess
+    import sys
+
+    import boto3
+
+    from helpers.names import Names
+
+    prefix = "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+    monkeypatch.setenv("TUTORIAL_PREFIX", prefix)
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    (elsewhere / "file9.csv").write_text("name,age\nnot,ours\n")  # what `--include "file*"` would pick up
+    before = sorted(p.name for p in elsewhere.iterdir())
+    for lesson, cwd in (("00_setup_and_secrets", NOTEBOOK_DIR.parent), ("01_s3", elsewhere)):
+        source, executed = NOTEBOOK_DIR / f"{lesson}.ipynb", tmp_path / f"{lesson}.ipynb"
+        done = subprocess.run(
+            [sys.executable, "-m", "papermill", str(source), str(executed)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, f"{lesson} from {cwd}:\n{done.stderr[-2000:]}"
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
+    settings = load_settings()
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    bucket = Names(prefix=prefix, account_id=account, region=settings.region).bucket
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="csv/").get("Contents", [])]
+    assert keys == ["csv/file1.csv", "csv/file2.csv"]
+    from helpers import cleanup
+
+    cleanup.clean(settings, yes=True, log=lambda _: None)
