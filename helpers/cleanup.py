@@ -750,7 +750,7 @@ def regions_to_search(settings: Settings, clients: Clients, all_regions: bool, l
         return used_regions.used(settings)
 
 
-ALL_REGIONS_HINT = "Only these regions were searched; `python -m helpers clean --all-regions` searches them all."
+ALL_REGIONS_HINT = "Other regions were not searched: `python -m helpers clean --all-regions` searches every one."
 
 
 def clean(
