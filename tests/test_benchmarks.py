@@ -30,7 +30,26 @@ def test_targets_compare_the_named_methods_in_both_directions():
     )
     found = {t["target"]: t for t in check_targets(rows)}
     uploads = found["sequential small uploads at least 2x slower than concurrent"]
-    assert (uploads["measured"], uploads["met"]) == (1.5, False)
+    assert (uploads["measured"], uploads["met"]) == ("1.50x", False)
     series = found["whole series within 2x of its floor"]
-    assert (series["measured"], series["met"]) == (3.0, False)
+    assert (series["measured"], series["met"]) == ("3.00x", False)
     assert len(found) == 2  # targets whose methods did not run are left out, not counted as met
+
+
+def test_the_lifecycle_target_is_a_difference_in_seconds():
+    def rows(on: float, off: float):
+        return with_ratios(
+            [
+                Timing("Series", "python -m helpers run (AWS-like lifecycle on)", 6, "notebooks", on),
+                Timing("Series", "python -m helpers run (AWS-like lifecycle off)", 6, "notebooks", off),
+                Timing("Series", "floor: stack start + empty notebooks", 6, "notebooks", 10.0),
+            ]
+        )
+
+    target = "AWS-like lifecycle adds at most 20 s to the series"
+    met = {t["target"]: t for t in check_targets(rows(45.0, 30.0))}
+    assert (met[target]["measured"], met[target]["met"]) == ("+15.0 s", True)
+    missed = {t["target"]: t for t in check_targets(rows(55.0, 30.0))}
+    assert (missed[target]["measured"], missed[target]["met"]) == ("+25.0 s", False)
+    # the floor target compares the lifecycle-on run, the series as learners get it
+    assert missed["whole series within 2x of its floor"]["measured"] == "5.50x"
