@@ -227,7 +227,8 @@ def dynamodb_cases(prefix: str, tags: list[dict], n: int) -> list[Timing]:
             BillingMode="PAY_PER_REQUEST",
             Tags=tags,
         )
-        table.wait_until_exists()
+        # A new table is CREATING for a moment (as on AWS); the resource's own waiter polls every 20 s.
+        ddb.meta.client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         return table
 
     tables = []
