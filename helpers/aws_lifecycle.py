@@ -55,8 +55,9 @@ DDB_CREATE = "tutorial::dynamodb-table-create"
 DDB_DELETE = "tutorial::dynamodb-table-delete"
 
 # How many "paces" each transition lasts. AWS: an RDS instance takes 5-15 minutes to create and a
-# few to delete, its network interface lingers for minutes; a DynamoDB table takes seconds.
-PACES = {RDS_CREATE: 1.0, RDS_DELETE: 1.0, EC2_ENI_RELEASE: 1.0, DDB_CREATE: 0.5, DDB_DELETE: 0.5}
+# few to delete; its network interface lingers for a few minutes more; a DynamoDB table takes seconds.
+# Half a pace is enough for a retry loop to meet the refusal at least once.
+PACES = {RDS_CREATE: 1.0, RDS_DELETE: 1.0, EC2_ENI_RELEASE: 0.5, DDB_CREATE: 0.5, DDB_DELETE: 0.5}
 
 
 @dataclass
