@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup lessons test test-unit test-notebooks lint format lab up down status clean clean-all benchmark
+.PHONY: setup lessons test test-unit test-notebooks test-aws lint format lab up down status clean clean-all benchmark
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ test-unit: setup
 
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
+
+## Opt-in, costs a few cents: every lesson on your AWS account, then a sweep of what is left.
+## Refused unless CONFIRM=yes; PREFIX=proof-... picks the run's prefix (default: a random one).
+test-aws: setup
+	TUTORIAL_AWS_PROOF_CONFIRM=$(CONFIRM) $(PY) -m tools.prove_on_aws $(if $(PREFIX),--prefix $(PREFIX))
 
 lint: setup
 	$(PY) -m ruff check .

@@ -1,0 +1,138 @@
+"""`make test-aws`: refuses without confirmation, and always sweeps what a run left.
+
+CI cannot reach AWS, so the same code runs here on the local backend: with lessons that
+forget to clean up or crash halfway (made up below), and with the real lessons.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from helpers import cleanup
+from helpers.settings import load_settings
+from tools import prove_on_aws
+
+SETUP = "from helpers import setup\ntut = setup(quiet=True)\nimport boto3\n"
+LEAVES_A_BUCKET = (
+    SETUP + 's3 = boto3.client("s3")\n'
+    "s3.create_bucket(Bucket=tut.names.bucket)\n"
+    's3.put_bucket_tagging(Bucket=tut.names.bucket, Tagging={"TagSet": tut.tags})\n'
+)
+
+
+def lessons(folder, *sources: str):
+    folder.mkdir()
+    for number, source in enumerate(sources):
+        nb = new_notebook(cells=[new_code_cell(source)])
+        nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        nbformat.write(nb, folder / f"{number:02d}_made_up.ipynb")
+    return folder
+
+
+@pytest.fixture
+def isolated(monkeypatch):
+    """The tool sets TUTORIAL_BACKEND and TUTORIAL_PREFIX for its run; give them back afterwards."""
+    monkeypatch.setenv("TUTORIAL_BACKEND", "local")
+    monkeypatch.delenv(prove_on_aws.CONFIRM_ENV, raising=False)
+    yield monkeypatch
+
+
+def test_aws_is_refused_without_an_explicit_confirmation(isolated, capsys):
+    assert prove_on_aws.main(["--backend", "aws"]) == 2
+    assert "Confirm with" in capsys.readouterr().err
+    assert load_settings().backend == "local"  # refused before anything was switched
+
+
+def test_a_learner_prefix_is_refused(isolated, capsys):
+    assert prove_on_aws.main(["--backend", "local", "--prefix", "ws-alice"]) == 2
+    assert "prefix of its own" in capsys.readouterr().err
+
+
+def test_leftovers_fail_the_proof_and_are_swept(local_stack, isolated, tmp_path, capsys):
+    folder = lessons(tmp_path / "nb", LEAVES_A_BUCKET)
+    prefix = prove_on_aws.new_prefix()
+    code = prove_on_aws.main(["--backend", "local", "--prefix", prefix, "--notebooks-dir", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "the lessons left resources behind" in out and "Nothing of the series is left." in out
+    assert cleanup.find(load_settings(), [prefix], log=lambda _: None) == []
+
+
+def test_a_failed_lesson_fails_the_proof_and_is_still_swept(local_stack, isolated, tmp_path, capsys):
+    folder = lessons(tmp_path / "nb", LEAVES_A_BUCKET, 'raise RuntimeError("this lesson broke")')
+    prefix = prove_on_aws.new_prefix()
+    code = prove_on_aws.main(["--backend", "local", "--prefix", prefix, "--notebooks-dir", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED lesson 01_made_up" in out and "this lesson broke" in out
+    assert cleanup.find(load_settings(), [prefix], log=lambda _: None) == []
+
+
+@pytest.mark.timeout(600)
+def test_the_real_series_passes_the_proof_on_the_local_backend(local_stack, isolated, tmp_path, capsys):
+    prefix = prove_on_aws.new_prefix()
+    code = prove_on_aws.main(["--backend", "local", "--prefix", prefix, "--output-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "Nothing: the lessons cleaned up after themselves." in out, out[-3000:]
+    assert code == 0, out[-3000:]
+
+
+def test_make_test_aws_refuses_without_confirm(isolated):
+    """The Makefile passes CONFIRM through; an empty one is no confirmation."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from helpers.settings import REPO_ROOT
+
+    venv = Path(sys.executable).parent.parent  # the environment running these tests, set up by make
+    if not (venv / ".installed").exists():
+        pytest.skip("not a virtual environment made by `make setup`")
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-s", "test-aws", f"VENV={venv}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Confirm with" in done.stderr
+
+
+def test_the_workflow_is_manual_uses_oidc_and_sweeps_always():
+    import yaml
+
+    from helpers.settings import REPO_ROOT
+
+    flow = yaml.safe_load((REPO_ROOT / ".github/workflows/aws-proof.yml").read_text())
+    triggers = flow[True]  # YAML reads the key `on` as a boolean
+    assert list(triggers) == ["workflow_dispatch"]
+    assert flow["permissions"] == {"contents": "read", "id-token": "write"}
+    steps = flow["jobs"]["prove"]["steps"]
+    assert any("configure-aws-credentials" in s.get("uses", "") and "role-to-assume" in s["with"] for s in steps)
+    assert not any("aws-access-key-id" in s.get("with", {}) for s in steps), "no long-lived keys"
+    sweeps = [s for s in steps if "helpers clean --yes" in s.get("run", "")]
+    assert sweeps and sweeps[0]["if"] == "always()"
+    assert "proof-" in flow["jobs"]["prove"]["env"]["PROOF_PREFIX"]
+
+
+def test_the_proof_policy_only_writes_to_the_proof_prefix_or_the_series_tag():
+    import json
+
+    from helpers.settings import REPO_ROOT
+
+    policy = json.loads((REPO_ROOT / "policies/proof-run-policy.json").read_text())
+    read_only = ("Describe", "List", "Get")
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        writes = [a for a in actions if not a.split(":")[1].startswith(read_only)]
+        if not writes or statement["Sid"] == "ReadOnlyCallsThatCannotBeScoped":
+            assert not writes, statement["Sid"]
+            continue
+        marks = ("proof-", "rds!db-", ":og:", ":pg:", ":subgrp:")
+        scoped = all(any(mark in r for mark in marks) for r in resources)
+        exempt = "Condition" in statement or statement["Sid"] == "SecurityGroupsInTheDefaultVpc"
+        assert scoped or exempt, statement["Sid"]
