@@ -105,3 +105,29 @@ def test_plain_papermill_from_any_folder_neither_reads_nor_litters_it(local_stac
     from helpers import cleanup
 
     cleanup.clean(settings, yes=True, log=lambda _: None)
+
+
+@pytest.mark.timeout(300)
+def test_an_interrupted_lesson_05_leaves_nothing_that_status_does_not_report(local_stack, monkeypatch, tmp_path):
+    """Lesson 05 creates its own DB instance; if it stops halfway (here: a bad parameter right
+    after the instance is up), `python -m helpers status` must list that instance, its security
+    group and its bucket, and `clean --yes` must remove them."""
+    from helpers import cleanup
+    from helpers.__main__ import alive_report
+
+    prefix = "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+    monkeypatch.setenv("TUTORIAL_PREFIX", prefix)
+    results = run_notebooks(
+        [NOTEBOOK_DIR / "05_bulk_loading.ipynb"],
+        tmp_path,
+        parameters={"ROWS": "not a number"},
+        progress=False,
+        log=lambda _: None,
+    )
+    assert results[0].status == "FAILED"
+    settings = load_settings()
+    report = alive_report(settings)
+    for name in (f"{prefix}-bulk-pg", f"{prefix}-bulk-sg", "-bulk"):
+        assert name in report, report
+    assert cleanup.DB_INSTANCE in report
+    assert not cleanup.clean(settings, yes=True, log=lambda _: None)
