@@ -379,6 +379,8 @@ def expired_presigned_request(query_string: str, now: datetime | None = None) ->
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html: "If you
     attempt to use an expired URL, you receive an error" (403 AccessDenied, "Request has expired").
     """
+    if "Expires" not in query_string:  # X-Amz-Expires or Expires: most requests are not presigned
+        return None
     query = parse_qs(query_string)
     now = now or datetime.now(UTC)
     if "X-Amz-Expires" in query and "X-Amz-Date" in query:

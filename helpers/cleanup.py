@@ -594,20 +594,31 @@ def delete_security_group(
                 raise
 
 
-def _attempt(resource: Resource, action: Callable[[], object], settings: Settings, log: Log) -> bool:
-    """Run one deletion; report it; never let one failure stop the others."""
+def _attempt(
+    resource: Resource,
+    action: Callable[[], object],
+    settings: Settings,
+    log: Log,
+    refusals: dict[str, Callable[[ClientError], str]] | None = None,
+) -> bool:
+    """Run one deletion; report it; never let one failure stop the others.
+
+    ``action`` may return a note for the "deleted" line; ``refusals`` turns an expected
+    refusal (by error code) into the sentence that explains it.
+    """
     try:
-        action()
+        note = action()
     except ClientError as exc:
         if _code(exc) in GONE_CODES:
             log(f"already gone  {resource.label}")
             return True
-        log(f"FAILED        {resource.label}: {failure(exc, settings)}")
+        explain = (refusals or {}).get(_code(exc))
+        log(f"FAILED        {resource.label}: {explain(exc) if explain else failure(exc, settings)}")
         return False
     except Exception as exc:  # noqa: BLE001 - report and go on with the rest
         log(f"FAILED        {resource.label}: {type(exc).__name__}: {exc}")
         return False
-    log(f"deleted       {resource.label}")
+    log(f"deleted       {resource.label}" + (f" ({note})" if isinstance(note, str) else ""))
     return True
 
 
@@ -637,29 +648,20 @@ def _delete_rds_secret(
         log(f"left to RDS   {secret.label}: RDS deletes it with DB instance {instance}, which still exists")
         return False
     sm = clients("secretsmanager", secret.region)
-    try:
+
+    def action() -> str:
         if secret_gone(sm, secret.ident, patience):
-            log(f"deleted       {secret.label} (by RDS, with DB instance {instance})")
-            return True
+            return f"by RDS, with DB instance {instance}"
         delete_secret(sm, secret.ident)
-    except ClientError as exc:
-        if _code(exc) in GONE_CODES:
-            log(f"already gone  {secret.label}")
-            return True
-        if _code(exc) == "InvalidRequestException":
-            log(
-                f"FAILED        {secret.label}: Secrets Manager refused to delete it ({_message(exc) or _code(exc)}). "
-                f"RDS manages it and deletes it with DB instance {instance}; check again in a few minutes "
-                "with `python -m helpers status`."
-            )
-            return False
-        log(f"FAILED        {secret.label}: {failure(exc, settings)}")
-        return False
-    except Exception as exc:  # noqa: BLE001 - report and go on with the rest
-        log(f"FAILED        {secret.label}: {type(exc).__name__}: {exc}")
-        return False
-    log(f"deleted       {secret.label} (it outlived DB instance {instance})")
-    return True
+        return f"it outlived DB instance {instance}"
+
+    def refused(exc: ClientError) -> str:
+        return (
+            f"Secrets Manager refused to delete it ({_message(exc) or _code(exc)}). RDS manages it and deletes "
+            f"it with DB instance {instance}; check again in a few minutes with `python -m helpers status`."
+        )
+
+    return _attempt(secret, action, settings, log, {"InvalidRequestException": refused})
 
 
 def _try_start_db(rds, db: Resource, settings: Settings, log: Log) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 import string
+from collections.abc import Iterator
 
 
 def free_port() -> int:
@@ -17,3 +19,33 @@ def free_port() -> int:
 def random_prefix() -> str:
     """A participant prefix in the generated format (ds- and six characters), unique per call."""
     return "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+
+
+@contextlib.contextmanager
+def in_process_moto(host: str = "127.0.0.1") -> Iterator[str]:
+    """moto as shipped, in this process on a free port: a private AWS side for one test module.
+
+    (Plain moto: the stack's launcher, with its AWS-like lifecycle, is tested on its own.)
+    """
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def create_postgres_instance(rds, instance_id: str, **extra) -> dict:
+    """A DB instance made the way lesson 02 makes one (password managed by RDS); ``extra`` adds to it."""
+    return rds.create_db_instance(
+        DBInstanceIdentifier=instance_id,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="postgres",
+        ManageMasterUserPassword=True,
+        **extra,
+    )["DBInstance"]

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from support import free_port
+from support import create_postgres_instance, free_port
 
 from helpers import aws_lifecycle, stack
 from helpers.moto_server import lifecycle_from_env
@@ -76,16 +76,7 @@ def _create_db(client, backups: int = 0) -> tuple[dict, str]:
     ec2, rds = client("ec2"), client("rds")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     group = ec2.create_security_group(GroupName="db-sg", Description="test", VpcId=vpc)["GroupId"]
-    created = rds.create_db_instance(
-        DBInstanceIdentifier="db1",
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="postgres",
-        ManageMasterUserPassword=True,
-        BackupRetentionPeriod=backups,
-        VpcSecurityGroupIds=[group],
-    )["DBInstance"]
+    created = create_postgres_instance(rds, "db1", BackupRetentionPeriod=backups, VpcSecurityGroupIds=[group])
     return created, group
 
 

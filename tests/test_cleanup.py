@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import nbformat
 import pytest
-from support import free_port, random_prefix
+from support import in_process_moto, random_prefix
 
 from helpers import cleanup
 from helpers.names import Names
@@ -25,13 +25,8 @@ ALL_KINDS = {cleanup.BUCKET, cleanup.TABLE, cleanup.DB_INSTANCE, cleanup.SECRET,
 
 @pytest.fixture(scope="module")
 def private_moto():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with in_process_moto() as url:
+        yield url
 
 
 @pytest.fixture

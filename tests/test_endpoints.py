@@ -18,7 +18,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from support import free_port
+from support import create_postgres_instance, free_port, in_process_moto
 
 import helpers
 from helpers import rds, stack
@@ -32,13 +32,8 @@ MOTO_SERVICES = ("RDS", "EC2", "SECRETS_MANAGER", "STS")
 @pytest.fixture(scope="module")
 def other_emulator():
     """A server standing in for LocalStack on http://localhost:<port>."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://localhost:{port}"
-    server.stop()
+    with in_process_moto(host="localhost") as url:
+        yield url
 
 
 @pytest.fixture
@@ -101,14 +96,7 @@ def test_rds_goes_to_moto_and_s3_to_the_other_emulator(recipe, capsys):
 
     instance = "ws-recipe-postgres"
     assert boto3.client("rds").meta.endpoint_url == recipe["moto"]
-    boto3.client("rds").create_db_instance(
-        DBInstanceIdentifier=instance,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="postgres",
-        ManageMasterUserPassword=True,
-    )
+    create_postgres_instance(boto3.client("rds"), instance)
 
     def describe(kw):
         boto3.client("rds", **kw).describe_db_instances(DBInstanceIdentifier=instance)

@@ -9,6 +9,7 @@ from dataclasses import replace
 import boto3
 import psycopg2
 import pytest
+from support import create_postgres_instance
 
 from helpers import net, rds
 from helpers.errors import TutorialError
@@ -71,15 +72,7 @@ def instance(local_stack):
     instance_id = f"{local_stack.prefix}-testdb"
     client = boto3.client("rds", region_name=local_stack.region)
     try:
-        client.create_db_instance(
-            DBInstanceIdentifier=instance_id,
-            Engine="postgres",
-            DBInstanceClass="db.t4g.micro",
-            AllocatedStorage=20,
-            DBName="my_database",
-            MasterUsername="postgres",
-            ManageMasterUserPassword=True,
-        )
+        create_postgres_instance(client, instance_id, DBName="my_database")
     except client.exceptions.DBInstanceAlreadyExistsFault:
         pass
     rds.wait_until_available(instance_id, local_stack)
@@ -125,15 +118,7 @@ def test_connection_params_refuse_an_instance_that_is_still_creating(local_stack
     """RDS has no endpoint for a creating instance; the bridge says to wait instead of a KeyError."""
     instance_id = f"{local_stack.prefix}-creating"
     client = boto3.client("rds", region_name=local_stack.region)
-    client.create_db_instance(
-        DBInstanceIdentifier=instance_id,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="postgres",
-        ManageMasterUserPassword=True,
-        BackupRetentionPeriod=0,
-    )
+    create_postgres_instance(client, instance_id, BackupRetentionPeriod=0)
     try:
         assert local_stack.lifecycle, "these tests run with the AWS-like lifecycle on (the default)"
         with pytest.raises(TutorialError, match="'creating', not 'available'"):
