@@ -55,7 +55,9 @@ def parse_args(argv):
     p.add_argument("--big-mib", type=int, default=200, help="size of the large S3 file in MiB (default 200)")
     p.add_argument("--memory-rows", default="", help="two row counts for the peak-memory check (default rows/10,rows)")
     p.add_argument(
-        "--series", action="store_true", help="also time `python -m helpers run` (lifecycle on and off) against its floor (about two minutes)"
+        "--series",
+        action="store_true",
+        help="also time `python -m helpers run` (lifecycle on and off) against its floor (about two minutes)",
     )
     p.add_argument("--only", default=SECTIONS, help=f"sections to run, comma-separated (default {SECTIONS})")
     p.add_argument("--skip", default="", help="PostgreSQL methods to leave out, by a piece of their name")
