@@ -131,3 +131,15 @@ def test_an_interrupted_lesson_05_leaves_nothing_that_status_does_not_report(loc
         assert name in report, report
     assert cleanup.DB_INSTANCE in report
     assert not cleanup.clean(settings, yes=True, log=lambda _: None)
+
+
+def test_every_sanitizer_section_is_one_nbval_reads():
+    """nbval reads `regex: ...` and `replace: ...` pairs with a strict pattern; a section it cannot
+    read (an empty `replace:` without its space, say) is silently ignored, and its outputs flap."""
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    text = (NOTEBOOK_DIR.parent / "tests" / "sanitize.cfg").read_text()
+    sections = re.findall(r"^\[.+\]$", text, flags=re.MULTILINE)
+    assert len(get_sanitize_patterns(text)) == len(sections)
