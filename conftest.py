@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import os
-import secrets
-import string
 
 import pytest
 
@@ -19,8 +17,9 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["TUTORIAL_BACKEND"] = "local"
     if not os.environ.get("TUTORIAL_TEST_PREFIX"):
-        alphabet = string.ascii_lowercase + string.digits
-        os.environ["TUTORIAL_TEST_PREFIX"] = "ds-" + "".join(secrets.choice(alphabet) for _ in range(6))
+        from helpers.settings import new_prefix
+
+        os.environ["TUTORIAL_TEST_PREFIX"] = new_prefix()
     os.environ["TUTORIAL_PREFIX"] = os.environ["TUTORIAL_TEST_PREFIX"]
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
@@ -35,7 +34,7 @@ def settings():
 @pytest.fixture(scope="session")
 def local_stack(settings):
     """The shared local stack, started if needed (left running: it is cheap and reused)."""
-    from helpers import stack
+    from helpers.local import stack
 
     stack.up(settings)
     stack.apply_local_env(settings)

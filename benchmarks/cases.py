@@ -74,12 +74,13 @@ class Pg:
 
     @classmethod
     def create(cls, settings) -> Pg:
-        from helpers import rds, stack
+        from helpers import rds
+        from helpers.local import postgres
 
         name = settings.prefix.replace("-", "_") + "_bench"
         password = secrets.token_urlsafe(16)
         rds.provision(settings, name, password, name)
-        target = stack.pg_target(settings)
+        target = postgres.pg_target(settings)
         params = {"host": target.host, "port": target.port, "dbname": name, "user": name, "password": password}
         return cls(params=params, admin_settings=settings)
 
@@ -96,9 +97,9 @@ class Pg:
     def drop(self) -> None:
         from psycopg2 import sql
 
-        from helpers import stack
+        from helpers.local import postgres
 
-        conn = stack.admin_connect(self.admin_settings)
+        conn = postgres.admin_connect(self.admin_settings)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(
@@ -321,11 +322,3 @@ def s3_cases(bucket: str, files: int, file_kib: int, big_mib: int, skip_big: boo
                 out.append(Timing(f"S3: upload one {big_mib} MiB file", name, big_mib, "MiB", seconds, note))
                 log(f"    {seconds:7.2f} s")
     return out
-
-
-def empty_bucket(s3, bucket: str) -> None:
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})

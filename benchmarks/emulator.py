@@ -1,45 +1,32 @@
-"""moto as shipped against the launcher the stack uses (``helpers.moto_server``).
+"""moto as shipped against the launcher the stack uses (``helpers.local.moto_server``).
 
 The launcher caches one folder listing that moto repeats on every request. This
 section puts a number on that: the same loop of small ``put_object`` calls against
 two fresh servers, one started with ``python -m moto.server``, one with
-``python -m helpers.moto_server``, in the same run.
+``python -m helpers.local.moto_server``, in the same run.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 
 import boto3
 
 from benchmarks.cases import Timing, best_of, log, runs_note
-from helpers.stack import moto_healthy
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers.local.processes import free_port
+from helpers.local.stack import spawn_moto, wait_until_healthy
 
 
 def _start(module: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    proc = spawn_moto(port, module=module)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not moto_healthy(url, timeout=1.0):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"{module} did not start on port {port}")
-        time.sleep(0.1)
+    try:
+        wait_until_healthy(proc, url)
+    except RuntimeError as exc:
+        proc.kill()
+        raise RuntimeError(f"{module} on port {port} {exc}") from exc
     return proc, url
 
 
@@ -54,7 +41,7 @@ def emulator_cases(requests: int, file_kib: int) -> list[Timing]:
     out = []
     for name, module, note in [
         ("moto.server as shipped", "moto.server", "lists moto's folder on every request"),
-        ("helpers.moto_server (the stack's)", "helpers.moto_server", "folder listed once"),
+        ("helpers.local.moto_server (the stack's)", "helpers.local.moto_server", "folder listed once"),
     ]:
         log(f"  emulator: {name} ...")
         proc, url = _start(module)

@@ -253,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     import moto
 
     from benchmarks import cases
-    from helpers import bulk, setup, stack
+    from helpers import bulk, setup
+    from helpers.cleanup import empty_and_delete_bucket
+    from helpers.local import stack
 
     tut = setup(quiet=True)
     settings = tut.settings
@@ -301,13 +303,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nEmulator: {args.files} put_object calls against moto as shipped and as the stack starts it")
             timings += emulator_cases(args.files, args.file_kib)
     finally:
-        cases.empty_bucket(s3, bucket)
-        s3.delete_bucket(Bucket=bucket)
+        empty_and_delete_bucket(s3, bucket)
         if pg is not None:
             pg.drop()
     if args.series:
         print("\nThe series")
-        timings += __import__("benchmarks.series", fromlist=["series_cases"]).series_cases(settings)
+        from benchmarks.series import series_cases
+
+        timings += series_cases(settings)
         stack.up(settings)
 
     rows = with_ratios(timings)

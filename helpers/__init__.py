@@ -120,7 +120,8 @@ def setup(*, quiet: bool = False) -> Tutorial:
     """
     import boto3
 
-    from helpers import aws, stack
+    from helpers import aws
+    from helpers.local import stack
 
     install_notebook_hints()  # first, so that a problem found below reads as cause + fix
     settings = load_settings()

@@ -12,7 +12,7 @@ from helpers.settings import load_settings
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from helpers import stack
+    from helpers.local import stack
 
     settings = load_settings()
     print(stack.up(settings))
@@ -21,7 +21,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from helpers import stack
+    from helpers.local import stack
 
     stopped = stack.down(load_settings())
     print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
@@ -29,7 +29,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from helpers import stack
+    from helpers.local import stack
 
     settings = load_settings()
     print(settings)
@@ -47,7 +47,7 @@ def reach_backend(settings) -> bool:
     A stopped emulator keeps nothing (its state lives in memory), so there is
     nothing of the series to list or delete then.
     """
-    from helpers import stack
+    from helpers.local import stack
 
     if not settings.is_local:
         return True
@@ -87,7 +87,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     the same eval switches a terminal to AWS. Nothing is unset behind the learner's
     back: the lines are printed for them to run.
     """
-    from helpers import stack
+    from helpers.local import postgres, stack
     from helpers.settings import LocalLeftoversError
 
     try:
@@ -104,7 +104,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         print("# TUTORIAL_BACKEND=aws: your shell already reaches AWS; nothing to export.")
         return 0
     exports = dict(stack.local_aws_env(settings))
-    target = stack.pg_target(settings)
+    target = postgres.pg_target(settings)
     exports.update({"PGHOST": target.host, "PGPORT": str(target.port)})
     print('# local backend: paste into a shell, or run  eval "$(python -m helpers env)"')
     for key, value in exports.items():
@@ -117,7 +117,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from helpers import runner, stack
+    from helpers import runner
 
     settings = load_settings()
     directory = Path(args.notebooks_dir) if args.notebooks_dir else runner.NOTEBOOK_DIR
@@ -126,40 +126,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise TutorialError(
             f"No notebook matches {args.only or '*'} in {directory}.", "List them with `ls notebooks/`."
         )
-    if settings.is_local:
-        print(stack.up(settings))
-        stack.apply_local_env(settings)
     output_dir = Path(args.output_dir) if args.output_dir else settings.runs_dir
-    print(
-        f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to {output_dir}\n"
-    )
-    try:
-        results = runner.run_notebooks(notebooks, output_dir, kernel_name=args.kernel)
-    finally:
-        # Also on Ctrl-C or a crash: a run must not leave billable resources behind.
-        cleaned = True if args.keep else final_cleanup(settings)
-    failed = any(r.status == "FAILED" for r in results)
+    run = runner.run_series(settings, notebooks, output_dir, keep=args.keep, kernel_name=args.kernel)
     print()
-    print(runner.summary_table(results))
+    print(runner.summary_table(run.results))
     if args.keep:
         print("\n--keep: the series' resources were left in place; remove them with `python -m helpers clean --yes`.")
-    elif not cleaned:
+    elif not run.cleaned:
         print("\nSome resources could not be deleted (see above); retry with `python -m helpers clean --yes`.")
-    return 1 if failed or not cleaned else 0
-
-
-def final_cleanup(settings) -> bool:
-    """Delete what the run created (the series' resources of this prefix); True if nothing is left."""
-    from helpers import cleanup
-
-    print("\nCleaning up what the series created (use --keep to keep it):")
-    try:
-        left = cleanup.clean(settings, yes=True)
-        # An incomplete search (a service that could not be listed) is no proof that nothing is left.
-        return not left and getattr(left, "complete", True)
-    except TutorialError as exc:
-        print(f"cleanup failed: {exc}")
-        return False
+    return 1 if run.failed or not run.cleaned else 0
 
 
 def cmd_clean(args: argparse.Namespace) -> int:

@@ -15,12 +15,9 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
 )
 
-from helpers.errors import TutorialError
+from helpers.errors import TutorialError, advice
 from helpers.settings import Settings, is_local_url
 
 HELPER_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
@@ -42,37 +39,13 @@ class Identity:
 
 
 def explain(exc: BaseException, settings: Settings) -> TutorialError:
-    """Turn the usual botocore failures into a TutorialError that says what to do."""
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return TutorialError(
-            "No AWS credentials were found.",
-            "Run `aws configure` (or `aws sso login`), or put AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY in .env (never in a notebook). Or use the free local "
-            "backend: TUTORIAL_BACKEND=local.",
-        )
-    if isinstance(exc, EndpointConnectionError):
-        if settings.is_local:
-            # The URL that failed: with AWS_ENDPOINT_URL_<SERVICE> it may not be AWS_ENDPOINT_URL's.
-            failed = exc.kwargs.get("endpoint_url") or settings.endpoint_url
-            return TutorialError(
-                f"The local AWS emulator at {failed} is not answering.",
-                "Start it with `python -m helpers up` (or re-run the first cell of the notebook).",
-            )
-        return TutorialError(
-            f"Cannot reach AWS in region {settings.region} ({exc}).",
-            "Check your internet connection and AWS_DEFAULT_REGION.",
-        )
+    """Turn a botocore failure into a TutorialError that says what to do (words: helpers.errors.advice)."""
+    found = advice(exc, local=settings.is_local, region=settings.region)
+    if found:
+        return TutorialError(*found)
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}:
-            return TutorialError(
-                f"AWS rejected your credentials ({code}).",
-                "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your profile); keys may have been "
-                "deactivated or mistyped.",
-            )
-        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
-            return TutorialError("Your AWS session token has expired.", "Log in again (e.g. `aws sso login`).")
-        return TutorialError(f"AWS said {code}: {exc.response.get('Error', {}).get('Message', '')}")
+        error = exc.response.get("Error", {})
+        return TutorialError(f"AWS said {error.get('Code', '')}: {error.get('Message', '')}")
     if isinstance(exc, BotoCoreError):
         return TutorialError(f"boto3 failed: {exc}")
     return TutorialError(str(exc))

@@ -262,28 +262,3 @@ def users_csv(rows: int, *, start: int = 1, header: bool = True) -> bytes:
             ]
         )
     return out.getvalue().encode("utf-8")
-
-
-def client_cidr(settings=None) -> str:
-    """The address range a security group should admit for this machine: its public IP /32.
-
-    On the local backend the database is on this machine, so it is 127.0.0.1/32. On AWS the
-    public address is asked of https://checkip.amazonaws.com (AWS's own what-is-my-IP service).
-    Opening 5432 to one address, not to 0.0.0.0/0, is the safe version of the article's shortcut.
-    """
-    import urllib.request
-
-    from helpers.settings import load_settings
-
-    settings = settings or load_settings()
-    if settings.is_local:
-        return "127.0.0.1/32"
-    try:
-        with urllib.request.urlopen("https://checkip.amazonaws.com", timeout=5) as response:
-            ip = response.read().decode().strip()
-    except OSError as exc:
-        raise TutorialError(
-            f"Could not find this machine's public IP address ({exc}).",
-            "Check your internet connection, or set the security group rule by hand to your IP/32.",
-        ) from exc
-    return f"{ip}/32"

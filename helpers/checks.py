@@ -32,7 +32,8 @@ def preflight(settings: Settings) -> list[Check]:
     """Run every check; never raises for a failed check."""
     import boto3
 
-    from helpers import aws, stack
+    from helpers import aws
+    from helpers.local import postgres
 
     checks: list[Check] = []
     env_detail = f"read {settings.env_file.name}" if settings.env_file else "no .env (defaults used)"
@@ -68,12 +69,12 @@ def preflight(settings: Settings) -> list[Check]:
         checks.append(Check("AWS API", False, exc.problem, exc.fix))
     if settings.is_local:
         try:
-            conn = stack.admin_connect(settings, timeout=3)
+            conn = postgres.admin_connect(settings, timeout=3)
             with conn.cursor() as cur:
                 cur.execute("SHOW server_version")
                 version = cur.fetchone()[0].split()[0]
             conn.close()
-            target = stack.pg_target(settings)
+            target = postgres.pg_target(settings)
             kind = "embedded" if target.embedded else "DATABASE_URL"
             checks.append(Check("PostgreSQL", True, f"{kind}, {target.host}:{target.port}, version {version}"))
         except TutorialError as exc:

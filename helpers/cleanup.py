@@ -1,6 +1,6 @@
 """Find and delete everything the series created, and nothing else.
 
-How a resource is recognised as the series' own: it carries the tag
+How a resource is recognised as the series' own (the rule: :func:`helpers.names.series_participant`): it carries the tag
 ``tutorial=aws-storage-for-data-science`` AND a ``participant`` tag, and its name
 starts with that participant's prefix. The tags are the proof; the name is a second
 guard against a tag copied by hand onto something unrelated. A resource whose name
@@ -46,7 +46,7 @@ from botocore.exceptions import (
 )
 
 from helpers import regions as used_regions
-from helpers.names import PARTICIPANT_TAG_KEY, SERIES_TAG_KEY, SERIES_TAG_VALUE, tags_dict
+from helpers.names import SERIES_TAG_KEY, SERIES_TAG_VALUE, series_participant, tags_dict
 from helpers.settings import Settings
 
 BUCKET = "s3 bucket"
@@ -193,18 +193,6 @@ def _checks(timeout: float, poll: float) -> int:
 
 
 # --------------------------------------------------------------------------- recognising
-
-
-def series_participant(tags: dict[str, str], name: str, scope: Collection[str] | None) -> str | None:
-    """The participant a resource belongs to, or None if it is not the series' (or out of scope)."""
-    if tags.get(SERIES_TAG_KEY) != SERIES_TAG_VALUE:
-        return None
-    participant = tags.get(PARTICIPANT_TAG_KEY, "")
-    if not participant or not name.startswith(participant):
-        return None
-    if scope is not None and participant not in scope:
-        return None
-    return participant
 
 
 def _may_be_ours(name: str, scope: Collection[str] | None) -> bool:
@@ -514,40 +502,15 @@ def start_db_deletion(rds, name: str) -> bool:
     return True
 
 
-class StillThere(RuntimeError):
-    """A resource that AWS keeps deleting (or keeps in use) longer than we wait."""
-
-
 def wait_db_deleted(rds, name: str, settings: Settings, patience: Patience, log: Log = print) -> None:
-    """Poll until the instance is gone, logging each status; give up after ``patience.db_timeout``.
+    """Wait until the instance is gone (helpers.rds owns the loop), within ``patience.db_timeout``.
 
     Giving up does not stop RDS: the deletion goes on, and ``python -m helpers status``
-    shows when it is over. On the local backend, drop the instance's stand-in database
-    too, as RDS would take the data with it.
+    shows when it is over; the error says so.
     """
-    start = time.monotonic()
-    last = None
-    for attempt in range(_checks(patience.db_timeout, patience.db_poll)):
-        if attempt:
-            time.sleep(patience.db_poll)
-        state = db_status(rds, name)
-        if state is None:
-            break
-        if state != last:
-            log(f"[{time.monotonic() - start:5.0f} s] {name}: {state}")
-            last = state
-    else:
-        raise StillThere(
-            f"still {last!r} after {patience.db_timeout:.0f} s; RDS goes on deleting it by itself. "
-            "Check later with `python -m helpers status`, then run `python -m helpers clean --yes` again."
-        )
-    if settings.is_local:
-        from helpers import rds as local_rds
+    from helpers import rds as rds_helpers
 
-        try:
-            local_rds.drop_local_database(name, settings=settings)
-        except Exception as exc:  # noqa: BLE001 - the instance is gone; its stand-in is a local matter
-            log(f"note: could not drop the local stand-in database of {name}: {exc}")
+    rds_helpers.wait_until_deleted(name, settings, timeout=patience.db_timeout, poll=patience.db_poll, rds=rds, log=log)
 
 
 def delete_secret(sm, arn: str) -> None:

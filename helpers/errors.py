@@ -21,49 +21,75 @@ class TutorialError(RuntimeError):
         super().__init__(f"{problem}\n  What to do: {fix}" if fix else problem)
 
 
-def hint_for(exc: BaseException) -> str | None:
-    """A one-paragraph "what to do" for errors learners commonly cause, or None.
+def _is_local_url(url: str) -> bool:
+    return any(host in url for host in ("127.0.0.1", "localhost", "[::1]"))
 
-    Used by the notebook hook below; kept separate so it can be tested without IPython.
+
+def advice(exc: BaseException, *, local: bool | None = None, region: str = "") -> tuple[str, str] | None:
+    """(what happened, what to do) for the errors learners commonly cause, or None.
+
+    The one place these words live: :func:`helpers.aws.explain` (CLI and helpers) and the
+    notebook hook below (:func:`hint_for`) both read them. ``local`` says which backend
+    failed; None means "tell from the endpoint in the error".
     """
     if isinstance(exc, TutorialError):
-        return None  # its message already carries the fix
-    try:
-        from botocore.exceptions import EndpointConnectionError, NoCredentialsError
-    except ImportError:  # pragma: no cover - boto3 is a requirement
-        return None
-    if isinstance(exc, NoCredentialsError):
+        return None  # it carries its own fix
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
+
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return (
-            "boto3 found no AWS credentials. On the local backend, re-run the notebook's first cell "
-            "(setup() sets dummy ones); on aws, run `aws configure` or fill in .env."
+            "No AWS credentials were found.",
+            "On the local backend, re-run the notebook's first cell (setup() sets the emulator's dummy keys). "
+            "On aws, run `aws configure` (or `aws sso login`), or put AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY in .env, never in a notebook.",
         )
     if isinstance(exc, EndpointConnectionError):
         url = getattr(exc, "kwargs", {}).get("endpoint_url", "")
-        if "127.0.0.1" in url or "localhost" in url:
+        if local if local is not None else _is_local_url(url):
             return (
-                "The local AWS emulator is not answering (stopped, or it crashed). Re-run the notebook's "
-                "first cell, or `python -m helpers up` in a terminal. Everything the emulator held is gone "
-                "after a restart: re-run the earlier lessons' cells that create resources."
+                f"The local AWS emulator at {url or 'its endpoint'} is not answering.",
+                "Re-run the notebook's first cell, or `python -m helpers up` in a terminal. Everything the "
+                "emulator held is gone after a restart: re-run the earlier lessons' cells that create resources.",
             )
-        return "AWS could not be reached: check your network connection and AWS_DEFAULT_REGION."
+        where = f" in region {region}" if region else ""
+        return (f"Cannot reach AWS{where} ({exc}).", "Check your network connection and AWS_DEFAULT_REGION.")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}:
+            return (
+                f"AWS rejected your credentials ({code}).",
+                "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your profile); keys may have been "
+                "deactivated or mistyped.",
+            )
+        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
+            return ("Your AWS session token has expired.", "Log in again (e.g. `aws sso login`).")
+        return None
     try:
         import psycopg2
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - a requirement
         return None
     if isinstance(exc, psycopg2.OperationalError):
         text = str(exc)
         if "password authentication failed" in text:
             return (
-                "PostgreSQL refused the password. Fetch the current one again with "
-                "helpers.rds.connection_params(...) (RDS rotates managed passwords), and never type it by hand."
+                "PostgreSQL refused the password.",
+                "Fetch the current one again with helpers.rds.connection_params(...) (RDS rotates managed "
+                "passwords), and never type it by hand.",
             )
         if "timeout" in text or "Connection refused" in text or "could not connect" in text:
             return (
-                "PostgreSQL is not reachable. Local backend: `python -m helpers up`. On AWS: is the instance "
-                "'available', and does its security group admit your current address (it changes between "
-                "networks; re-run lesson 02's security-group cell)?"
+                "PostgreSQL is not reachable.",
+                "Local backend: `python -m helpers up`. On AWS: is the instance 'available', and does its "
+                "security group admit your current address (it changes between networks; re-run lesson 02's "
+                "security-group cell)?",
             )
     return None
+
+
+def hint_for(exc: BaseException) -> str | None:
+    """The "what to do" line the notebook hook adds under a common error's traceback, or None."""
+    found = advice(exc)
+    return f"{found[0]} {found[1]}" if found else None
 
 
 def install_notebook_hints() -> bool:

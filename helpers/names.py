@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from helpers.errors import TutorialError
@@ -110,9 +111,24 @@ def tags_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return out
 
 
-def is_series(tags: list[dict[str, str]] | dict[str, str] | None, prefix: str | None = None) -> bool:
-    """True when the tags mark a resource of this series (and of ``prefix``, if given)."""
+def series_participant(
+    tags: list[dict[str, str]] | dict[str, str] | None, name: str, scope: Collection[str] | None = None
+) -> str | None:
+    """The participant a resource belongs to, or None when it is not provably the series'.
+
+    The one rule for "is this ours?", used by cleanup, status and the tests (lesson 04 writes
+    the same rule out in its own code, to teach it; a test checks that the two agree). A
+    resource is the series' when it carries ``tutorial=aws-storage-for-data-science`` AND a
+    ``participant`` tag, and its name starts with that participant's prefix: the tags are the
+    proof, the name a second guard against a tag copied by hand onto something unrelated.
+    ``scope`` limits the answer to some participants (None: anyone's).
+    """
     found = tags if isinstance(tags, dict) else tags_dict(tags)
     if found.get(SERIES_TAG_KEY) != SERIES_TAG_VALUE:
-        return False
-    return prefix is None or found.get(PARTICIPANT_TAG_KEY) == prefix
+        return None
+    participant = found.get(PARTICIPANT_TAG_KEY, "")
+    if not participant or not name.startswith(participant):
+        return None
+    if scope is not None and participant not in scope:
+        return None
+    return participant

@@ -16,15 +16,14 @@ import urllib.error
 import urllib.request
 
 from helpers.errors import TutorialError
-from helpers.settings import Settings, load_settings
+from helpers.settings import Settings
 
 CHECKIP_URL = "https://checkip.amazonaws.com"
 LOCAL_ADDRESS = "127.0.0.1"
 
 
-def my_public_ip(settings: Settings | None = None, *, timeout: float = 5.0, url: str = CHECKIP_URL) -> str:
+def my_public_ip(settings: Settings, *, timeout: float = 5.0, url: str = CHECKIP_URL) -> str:
     """This machine's public IPv4 address as AWS sees it (127.0.0.1 on the local backend)."""
-    settings = settings or load_settings()
     if settings.is_local:
         return LOCAL_ADDRESS
     try:
@@ -52,6 +51,6 @@ def my_public_ip(settings: Settings | None = None, *, timeout: float = 5.0, url:
     return str(address)
 
 
-def my_cidr(settings: Settings | None = None, **kwargs) -> str:
+def my_cidr(settings: Settings, **kwargs) -> str:
     """Your address as a one-address CIDR block (``/32``), ready for a security-group rule."""
     return f"{my_public_ip(settings, **kwargs)}/32"

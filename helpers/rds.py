@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
 
 from helpers.errors import TutorialError
-from helpers.settings import Settings, load_settings
+from helpers.settings import Settings
 
 WAIT_TIMEOUT = 30 * 60  # RDS creation takes 5-15 minutes on AWS
 # How often to ask. On AWS a status lasts minutes and every call counts against the API's
@@ -44,48 +47,82 @@ def _local_role(instance_id: str, user: str) -> str:
     return f"{user}__{instance_id}".replace("-", "_")[:63]
 
 
-def describe(instance_id: str, settings: Settings | None = None) -> dict | None:
-    """The DB instance description, or None if it does not exist."""
+# The statuses an instance never leaves by itself: waiting for "available" from them is pointless.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html
+STUCK = {"failed", "incompatible-parameters", "incompatible-network", "incompatible-restore", "storage-full"}
+GONE_CODES = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
+
+Log = Callable[[str], None]
+
+
+def describe(instance_id: str, settings: Settings, rds=None) -> dict | None:
+    """The DB instance description, or None if it does not exist (``rds``: a client to use instead)."""
     from helpers.aws import client
 
-    settings = settings or load_settings()
-    rds = client("rds", settings)
+    rds = rds or client("rds", settings)
     try:
         return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
-    except rds.exceptions.DBInstanceNotFoundFault:
-        return None
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+            return None
+        raise
+
+
+def watch(
+    instance_id: str,
+    settings: Settings,
+    until: Callable[[dict | None], bool],
+    *,
+    timeout: float = WAIT_TIMEOUT,
+    poll: float | None = None,
+    rds=None,
+    log: Log = print,
+) -> dict | None:
+    """Poll the instance until ``until(description)`` holds, logging each status change; return it.
+
+    The one polling loop for RDS waits (lessons, cleanup). Why not the boto3 waiters: they are
+    silent for up to half an hour, and a silent cell is how learners conclude the notebook is
+    frozen. It looks a fixed number of times (``timeout`` / ``poll``), so a test with a stubbed
+    client knows how many answers to give. Past ``timeout`` it raises a TutorialError; RDS goes
+    on meanwhile, and waiting again picks up where it stands.
+    """
+    poll = poll_interval(settings) if poll is None else poll
+    checks = 1 + (int(timeout // poll) if poll > 0 else 0)
+    start = time.monotonic()
+    last = None
+    for attempt in range(checks):
+        if attempt:
+            time.sleep(poll)
+        db = describe(instance_id, settings, rds)
+        state = db["DBInstanceStatus"] if db else None
+        if state is not None and state != last:
+            log(f"[{time.monotonic() - start:5.0f} s] {instance_id}: {state}")
+            last = state
+        if until(db):
+            return db
+        if db is not None and state in STUCK:
+            raise TutorialError(f"DB instance {instance_id} is {state!r}.", "Check its events in the RDS console.")
+    raise TutorialError(
+        f"DB instance {instance_id} is still {last!r} after {timeout / 60:.0f} minutes ({timeout:.0f} s).",
+        "RDS goes on by itself: re-run this cell to keep waiting, and check `python -m helpers status`.",
+    )
 
 
 def wait_until_available(
-    instance_id: str, settings: Settings | None = None, *, timeout: float = WAIT_TIMEOUT, poll: float | None = None
+    instance_id: str, settings: Settings, *, timeout: float = WAIT_TIMEOUT, poll: float | None = None
 ) -> dict:
-    """Poll until the instance is ``available``, printing each status change.
+    """Wait until the instance is ``available``, printing each status (``creating``, ...) on the way."""
 
-    Why not the boto3 waiter alone: it is silent for up to half an hour, and a
-    silent cell is how learners conclude the notebook is frozen.
-    """
-    settings = settings or load_settings()
-    poll = poll_interval(settings) if poll is None else poll
-    start = time.monotonic()
-    last = None
-    while True:
-        db = describe(instance_id, settings)
+    def available(db: dict | None) -> bool:
         if db is None:
             raise TutorialError(f"DB instance {instance_id} does not exist.", "Run the cell that creates it first.")
-        state = db["DBInstanceStatus"]
-        if state != last:
-            print(f"[{time.monotonic() - start:5.0f} s] {instance_id}: {state}")
-            last = state
-        if state == "available":
-            return db
-        if state in {"failed", "incompatible-parameters", "incompatible-network", "storage-full", "deleting"}:
-            raise TutorialError(f"DB instance {instance_id} is {state!r}.", "Check it in the RDS console.")
-        if time.monotonic() - start > timeout:
-            raise TutorialError(
-                f"DB instance {instance_id} is still {state!r} after {timeout / 60:.0f} minutes.",
-                "Re-run this cell to keep waiting, or check the RDS console for events.",
-            )
-        time.sleep(poll)
+        if db["DBInstanceStatus"] == "deleting":
+            raise TutorialError(f"DB instance {instance_id} is being deleted.", "Create it again once it is gone.")
+        return db["DBInstanceStatus"] == "available"
+
+    db = watch(instance_id, settings, available, timeout=timeout, poll=poll)
+    assert db is not None
+    return db
 
 
 def master_secret(db: dict, settings: Settings) -> dict:
@@ -102,9 +139,8 @@ def master_secret(db: dict, settings: Settings) -> dict:
     return json.loads(value["SecretString"])
 
 
-def connection_params(instance_id: str, settings: Settings | None = None) -> dict:
+def connection_params(instance_id: str, settings: Settings) -> dict:
     """Keyword arguments for ``psycopg2.connect(**params)`` for this DB instance."""
-    settings = settings or load_settings()
     db = describe(instance_id, settings)
     if db is None:
         raise TutorialError(f"DB instance {instance_id} does not exist.", "Run lesson 02's create cell first.")
@@ -127,9 +163,9 @@ def connection_params(instance_id: str, settings: Settings | None = None) -> dic
             "sslmode": "require",
             "connect_timeout": 10,
         }
-    from helpers import stack
+    from helpers.local import postgres
 
-    target = stack.pg_target(settings)
+    target = postgres.pg_target(settings)
     local_db = _local_dbname(instance_id, dbname)
     local_user = _local_role(instance_id, db.get("MasterUsername") or secret["username"])
     provision(settings, local_user, secret["password"], local_db)
@@ -148,9 +184,9 @@ def provision(settings: Settings, user: str, password: str, dbname: str) -> None
     """Create (or update) the role and database on the local PostgreSQL, as RDS would."""
     from psycopg2 import sql
 
-    from helpers import stack
+    from helpers.local import postgres
 
-    conn = stack.admin_connect(settings)
+    conn = postgres.admin_connect(settings)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -164,52 +200,46 @@ def provision(settings: Settings, user: str, password: str, dbname: str) -> None
         conn.close()
 
 
-def drop_local_database(instance_id: str, dbname: str = "my_database", settings: Settings | None = None) -> bool:
-    """Drop the local stand-in database of a deleted instance (its data goes, as on RDS)."""
+def drop_local_database(instance_id: str, settings: Settings) -> list[str]:
+    """Drop the local stand-in databases of a deleted instance (its data goes, as on RDS).
+
+    Whatever the instance's DBName was (``my_database`` in lesson 02, ``bulk`` in lesson 05),
+    its stand-ins all end in ``__<instance id>``: see :func:`_local_dbname`. Returns their names.
+    """
     from psycopg2 import sql
 
-    from helpers import stack
+    from helpers.local import postgres
 
-    settings = settings or load_settings()
     if not settings.is_local:
-        return False
-    local_db = _local_dbname(instance_id, dbname)
-    conn = stack.admin_connect(settings)
+        return []
+    suffix = _local_dbname(instance_id, "")
+    conn = postgres.admin_connect(settings)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (local_db,))
-            if not cur.fetchone():
-                return False
-            cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(local_db)))
-            return True
+            cur.execute("SELECT datname FROM pg_database WHERE right(datname, %s) = %s", (len(suffix), suffix))
+            dropped = sorted(row[0] for row in cur.fetchall())
+            for name in dropped:
+                cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            return dropped
     finally:
         conn.close()
 
 
 def wait_until_deleted(
     instance_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     timeout: float = WAIT_TIMEOUT,
     poll: float | None = None,
-    dbname: str = "my_database",
+    rds=None,
+    log: Log = print,
 ) -> None:
-    """Poll until the instance is gone; on the local backend, drop its stand-in database too."""
-    settings = settings or load_settings()
-    poll = poll_interval(settings) if poll is None else poll
-    start = time.monotonic()
-    last = None
-    while (db := describe(instance_id, settings)) is not None:
-        state = db["DBInstanceStatus"]
-        if state != last:
-            print(f"[{time.monotonic() - start:5.0f} s] {instance_id}: {state}")
-            last = state
-        if time.monotonic() - start > timeout:
-            raise TutorialError(
-                f"DB instance {instance_id} is still {state!r} after {timeout / 60:.0f} minutes.",
-                "Re-run this cell to keep waiting.",
-            )
-        time.sleep(poll)
-    drop_local_database(instance_id, dbname, settings)
-    print(f"{instance_id}: deleted")
+    """Wait until the instance is gone, printing each status (``deleting``) on the way; on the local
+    backend, drop its stand-in database too, as RDS takes the data with it."""
+    watch(instance_id, settings, lambda db: db is None, timeout=timeout, poll=poll, rds=rds, log=log)
+    try:
+        drop_local_database(instance_id, settings)
+    except TutorialError as exc:  # the instance is gone; its stand-in is a local matter
+        log(f"note: could not drop the local stand-in database of {instance_id}: {exc.problem}")
+    log(f"{instance_id}: deleted")

@@ -114,6 +114,64 @@ def run_notebooks(
     return results
 
 
+@dataclass
+class SeriesRun:
+    """What one run of the series did: each lesson's result, and whether cleanup left nothing."""
+
+    results: list[Result]
+    cleaned: bool  # nothing of the series is left (True as well when cleanup was skipped on request)
+    seconds: float
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "FAILED" for r in self.results)
+
+
+def run_series(
+    settings,
+    notebooks: list[Path],
+    output_dir: Path,
+    *,
+    keep: bool = False,
+    kernel_name: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> SeriesRun:
+    """What ``python -m helpers run`` does: make sure the backend answers, run the lessons in
+    order, then delete what the series created (unless ``keep``), also after a failed lesson or
+    Ctrl-C, because a run must not leave billable resources behind."""
+    from helpers.local import stack
+
+    start = time.monotonic()
+    if settings.is_local:
+        log(str(stack.up(settings)))
+        stack.apply_local_env(settings)
+    log(f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to {output_dir}\n")
+    results: list[Result] = []
+    cleaned = True
+    try:
+        results = run_notebooks(notebooks, output_dir, kernel_name=kernel_name, progress=progress, log=log)
+    finally:
+        if not keep:
+            cleaned = final_cleanup(settings, log)
+    return SeriesRun(results, cleaned, time.monotonic() - start)
+
+
+def final_cleanup(settings, log: Callable[[str], None] = print) -> bool:
+    """Delete what the run created (the series' resources of this prefix); True if nothing is left."""
+    from helpers import cleanup
+    from helpers.errors import TutorialError
+
+    log("\nCleaning up what the series created (use --keep to keep it):")
+    try:
+        left = cleanup.clean(settings, yes=True, log=log)
+    except TutorialError as exc:
+        log(f"cleanup failed: {exc}")
+        return False
+    # An incomplete search (a service that could not be listed) is no proof that nothing is left.
+    return not left and left.complete
+
+
 def summary_table(results: list[Result]) -> str:
     width = max([len(r.notebook) for r in results] + [8])
     lines = [f"{'notebook':<{width}}  {'status':<7}  {'seconds':>7}", f"{'-' * width}  -------  -------"]

@@ -41,7 +41,7 @@ BACKENDS = ("local", "aws")
 DEFAULT_REGION = "us-east-1"
 DEFAULT_MOTO_PORT = 5055
 DEFAULT_PG_PORT = 5433
-# The local backend's AWS-like lifecycle (helpers/moto_server.py): on by default, and the
+# The local backend's AWS-like lifecycle (helpers/local/moto_server.py): on by default, and the
 # seconds one status lasts (creating, deleting, ...) where AWS takes minutes.
 DEFAULT_LIFECYCLE_PACE = 2.0
 
@@ -197,6 +197,16 @@ def validate_region(region: str) -> str:
     return region
 
 
+def new_prefix(lead: str = "ds-") -> str:
+    """A fresh prefix: ``lead`` and six random lowercase letters or digits (``ds-k3x9q2``).
+
+    Six characters from 36 make two learners (or two test sessions) sharing an account
+    collide about once in two billion; the result always passes :func:`validate_prefix`.
+    """
+    alphabet = string.ascii_lowercase + string.digits
+    return validate_prefix(lead + "".join(secrets.choice(alphabet) for _ in range(6)))
+
+
 def remembered_prefix(state_dir: Path) -> str:
     """The prefix generated for this checkout on first use, then reused forever.
 
@@ -208,8 +218,7 @@ def remembered_prefix(state_dir: Path) -> str:
         value = path.read_text(encoding="utf-8").strip()
         if value:
             return value
-    alphabet = string.ascii_lowercase + string.digits
-    value = "ds-" + "".join(secrets.choice(alphabet) for _ in range(6))
+    value = new_prefix()
     state_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(value + "\n", encoding="utf-8")
     return value

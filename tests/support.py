@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import secrets
-import socket
-import string
 from collections.abc import Iterator
 
+from helpers.local.processes import free_port
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["create_postgres_instance", "free_port", "in_process_moto", "random_prefix"]
 
 
 def random_prefix() -> str:
     """A participant prefix in the generated format (ds- and six characters), unique per call."""
-    return "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+    from helpers.settings import new_prefix
+
+    return new_prefix()
 
 
 @contextlib.contextmanager

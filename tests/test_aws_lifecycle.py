@@ -1,6 +1,6 @@
-"""The local emulator behaves like AWS where the lessons depend on it (helpers/aws_lifecycle.py).
+"""The local emulator behaves like AWS where the lessons depend on it (helpers/local/aws_lifecycle.py).
 
-Each behaviour is checked twice against one launcher process (``python -m helpers.moto_server``):
+Each behaviour is checked twice against one launcher process (``python -m helpers.local.moto_server``):
 with the lifecycle on, the emulator answers as the cited AWS document says; switched off
 through its control endpoint, moto's instant answer comes back. So every test here fails
 when its behaviour is missing, and the switch is proven to switch.
@@ -9,8 +9,6 @@ when its behaviour is missing, and the switch is proven to switch.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,8 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from support import create_postgres_instance, free_port
 
-from helpers import aws_lifecycle, stack
-from helpers.moto_server import lifecycle_from_env
+from helpers.local import aws_lifecycle, stack
+from helpers.local.moto_server import lifecycle_from_env
 
 PACE = 0.6  # seconds per status: long enough to observe, short enough for a test
 
@@ -31,18 +29,10 @@ PACE = 0.6  # seconds per status: long enough to observe, short enough for a tes
 @pytest.fixture(scope="module")
 def emulator():
     port = free_port()
-    env = {"TUTORIAL_AWS_LIFECYCLE": "on", "TUTORIAL_AWS_LIFECYCLE_PACE": str(PACE)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **env},
-    )
+    env = {**os.environ, "TUTORIAL_AWS_LIFECYCLE": "on", "TUTORIAL_AWS_LIFECYCLE_PACE": str(PACE)}
+    proc = stack.spawn_moto(port, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not stack.moto_healthy(url, timeout=1):
-        assert proc.poll() is None and time.monotonic() < deadline, "the launcher did not start"
-        time.sleep(0.1)
+    stack.wait_until_healthy(proc, url)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -5,18 +5,16 @@ from __future__ import annotations
 from benchmarks.cases import Timing
 from benchmarks.run import check_targets, with_ratios
 from benchmarks.series import lesson_seconds
-from helpers.runner import Result, summary_table
+from helpers.runner import Result
 
 
-def test_lesson_seconds_reads_the_runner_summary():
-    table = summary_table(
-        [
-            Result("00_setup_and_secrets", "ok", 1.26),
-            Result("01_s3", "ok", 10.04),
-            Result("02_rds_postgres", "FAILED", 3.0, "cell 4: KeyError: x"),
-        ]
-    )
-    assert lesson_seconds(table) == {"00": 1.3, "01": 10.0}
+def test_lesson_seconds_come_from_the_runner_results():
+    results = [
+        Result("00_setup_and_secrets", "ok", 1.26),
+        Result("01_s3", "ok", 10.04),
+        Result("02_rds_postgres", "FAILED", 3.0, "cell 4: KeyError: x"),
+    ]
+    assert lesson_seconds(results) == {"00": 1.3, "01": 10.0}
 
 
 def test_targets_compare_the_named_methods_in_both_directions():

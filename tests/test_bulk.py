@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from helpers import bulk
+from helpers.cleanup import empty_and_delete_bucket
 from helpers.errors import TutorialError
 
 # --------------------------------------------------------------------------- DynamoDB conversion (no stack)
@@ -89,9 +90,9 @@ def test_write_dataframe_uses_batches(local_stack):
 
 @pytest.fixture
 def pg(local_stack):
-    from helpers import stack
+    from helpers.local import postgres
 
-    conn = stack.admin_connect(local_stack)
+    conn = postgres.admin_connect(local_stack)
     table = f"{local_stack.prefix.replace('-', '_')}_bulk_test"
     with conn, conn.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
@@ -115,9 +116,7 @@ def bucket(local_stack):
     try:
         yield s3, name
     finally:
-        for obj in s3.list_objects_v2(Bucket=name).get("Contents", []):
-            s3.delete_object(Bucket=name, Key=obj["Key"])
-        s3.delete_bucket(Bucket=name)
+        empty_and_delete_bucket(s3, name)
 
 
 def _checksum(rows) -> str:

@@ -216,7 +216,7 @@ def test_lesson_04_leaves_untagged_resources_with_the_lessons_names(aws, monkeyp
     made = create_resources(aws, Names(a, account, aws.region), None)
     monkeypatch.setenv("TUTORIAL_PREFIX", a)
     text = run_lesson_04(tmp_path)
-    assert text.count("lacks the series' tags: left alone") == 4
+    assert text.count("is not provably ours: left alone") == 4
     assert all(still_there(made).values())
 
 
@@ -373,7 +373,8 @@ def test_setup_remembers_the_region_it_ran_in(monkeypatch, tmp_path):
 
     import helpers
     from helpers import aws as helper_aws
-    from helpers import regions, stack
+    from helpers import regions
+    from helpers.local import stack
     from helpers.settings import load_settings
 
     monkeypatch.setenv("TUTORIAL_STATE_DIR", str(tmp_path))

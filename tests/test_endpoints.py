@@ -21,8 +21,9 @@ import pytest
 from support import create_postgres_instance, free_port, in_process_moto
 
 import helpers
-from helpers import rds, stack
+from helpers import rds
 from helpers import settings as settings_module
+from helpers.local import stack
 from helpers.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,10 +7,8 @@ that lesson 04 removes everything 01-03 created.
 
 from __future__ import annotations
 
-import secrets
-import string
-
 import pytest
+from support import random_prefix
 
 from helpers.runner import NOTEBOOK_DIR, run_notebooks
 from helpers.settings import load_settings
@@ -22,7 +20,7 @@ LESSONS = ["00_setup_and_secrets", "01_s3", "02_rds_postgres", "03_dynamodb", "0
 def test_every_lesson_runs_twice_and_cleanup_leaves_nothing(local_stack, monkeypatch, tmp_path):
     from helpers import cleanup
 
-    prefix = "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+    prefix = random_prefix()
     monkeypatch.setenv("TUTORIAL_PREFIX", prefix)
     paths = [NOTEBOOK_DIR / f"{name}.ipynb" for name in LESSONS]
     assert all(p.exists() for p in paths)
@@ -56,7 +54,7 @@ def test_committed_outputs_show_the_one_documentation_prefix():
 
     import nbformat
 
-    from helpers.notebooks import OUTPUT_PREFIX
+    from tools.notebooks import OUTPUT_PREFIX
 
     seen = set()
     for path in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
@@ -80,7 +78,7 @@ def test_plain_papermill_from_any_folder_neither_reads_nor_litters_it(local_stac
 
     from helpers.names import Names
 
-    prefix = "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+    prefix = random_prefix()
     monkeypatch.setenv("TUTORIAL_PREFIX", prefix)
     elsewhere = tmp_path / "somewhere"
     elsewhere.mkdir()
@@ -115,7 +113,7 @@ def test_an_interrupted_lesson_05_leaves_nothing_that_status_does_not_report(loc
     from helpers import cleanup
     from helpers.__main__ import alive_report
 
-    prefix = "ds-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+    prefix = random_prefix()
     monkeypatch.setenv("TUTORIAL_PREFIX", prefix)
     results = run_notebooks(
         [NOTEBOOK_DIR / "05_bulk_loading.ipynb"],

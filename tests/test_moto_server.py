@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import boto3
 import pytest
 from moto import backends
 from support import free_port
 
-from helpers import moto_server
-from helpers.stack import moto_healthy
+from helpers.local import moto_server
+from helpers.local.stack import spawn_moto, wait_until_healthy
 
 
 def test_cached_listing_matches_moto_and_reads_the_folder_once():
@@ -46,18 +42,10 @@ def test_patch_installs_once_and_survives_a_moto_without_the_function(monkeypatc
 @pytest.mark.timeout(60)
 def test_the_launcher_serves_s3_and_dynamodb():
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn_moto(port)  # the launcher, as the stack starts it
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not moto_healthy(url, timeout=1.0):
-            assert proc.poll() is None, "the launcher exited"
-            assert time.monotonic() < deadline, "the launcher did not answer within 30 s"
-            time.sleep(0.1)
+        wait_until_healthy(proc, url)
         session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
         s3 = session.client("s3", endpoint_url=url)
         s3.create_bucket(Bucket="launcher-check")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.errors import TutorialError
-from helpers.names import Names, is_series, tags_dict, validate_bucket_name
+from helpers.names import Names, series_participant, tags_dict, validate_bucket_name
 
 
 def test_names_derive_from_prefix():
@@ -46,13 +46,15 @@ def test_invalid_bucket_names_say_why(name, reason):
         validate_bucket_name(name)
 
 
-def test_tags_identify_series_and_participant():
-    tags = Names("ws-alice", "123456789012", "us-east-1").tags()
-    assert is_series(tags)
-    assert is_series(tags, "ws-alice")
-    assert not is_series(tags, "ws-bob")
-    assert not is_series([{"Key": "tutorial", "Value": "something-else"}])
-    assert not is_series(None)
+def test_tags_and_name_identify_series_and_participant():
+    names = Names("ws-alice", "123456789012", "us-east-1")
+    tags = names.tags()
+    assert series_participant(tags, names.bucket) == "ws-alice"
+    assert series_participant(tags, names.bucket, {"ws-alice"}) == "ws-alice"
+    assert series_participant(tags, names.bucket, {"ws-bob"}) is None
+    assert series_participant(tags, "ws-bob-users") is None  # the tags alone are not enough
+    assert series_participant([{"Key": "tutorial", "Value": "something-else"}], names.table) is None
+    assert series_participant(None, names.table) is None
 
 
 def test_tags_dict_accepts_lowercase_keys():

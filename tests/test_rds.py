@@ -100,9 +100,9 @@ def test_connection_params_provision_a_working_database(local_stack, instance):
 
 
 def test_wrong_password_is_refused(local_stack, instance):
-    from helpers import stack
+    from helpers.local import postgres
 
-    if not stack.pg_target(local_stack).embedded:
+    if not postgres.pg_target(local_stack).embedded:
         pytest.skip("DATABASE_URL servers may trust local connections; the embedded one checks passwords like RDS")
     params = rds.connection_params(instance, local_stack)
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
@@ -129,7 +129,7 @@ def test_connection_params_refuse_an_instance_that_is_still_creating(local_stack
         assert rds.connection_params(instance_id, local_stack)["port"]
     finally:
         client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
-        rds.wait_until_deleted(instance_id, local_stack, dbname="postgres")
+        rds.wait_until_deleted(instance_id, local_stack)
     assert f"{instance_id}: deleting" in capsys.readouterr().out
 
 
@@ -138,3 +138,33 @@ def test_polling_follows_the_backend(settings):
 
     assert rds.poll_interval(settings) == rds.LOCAL_POLL
     assert rds.poll_interval(dataclasses.replace(settings, backend="aws")) == rds.AWS_POLL
+
+
+def test_a_deleted_instance_takes_all_its_stand_in_databases(local_stack):
+    """Lesson 05's instance has DBName=bulk, lesson 02's my_database: whatever it was, the local
+    stand-in goes when the instance goes, as RDS takes the data with it."""
+    instance_id = f"{local_stack.prefix}-standin"
+    client = boto3.client("rds", region_name=local_stack.region)
+    create_postgres_instance(client, instance_id, DBName="bulk", BackupRetentionPeriod=0)
+    rds.wait_until_available(instance_id, local_stack, poll=0.2)
+    params = rds.connection_params(instance_id, local_stack)
+    assert params["dbname"].startswith("bulk__")
+    client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+    rds.wait_until_deleted(instance_id, local_stack, poll=0.2)
+    with pytest.raises(psycopg2.OperationalError, match="does not exist"):
+        psycopg2.connect(**params)
+
+
+def test_waiting_gives_up_with_a_clear_message_and_no_hang(local_stack):
+    """An instance that stays `creating` past the timeout: a TutorialError that says RDS goes on."""
+    instance_id = f"{local_stack.prefix}-slow"
+    client = boto3.client("rds", region_name=local_stack.region)
+    create_postgres_instance(client, instance_id, BackupRetentionPeriod=0)
+    try:
+        with pytest.raises(TutorialError, match="still 'creating'") as caught:
+            rds.wait_until_available(instance_id, local_stack, timeout=0.2, poll=0.1)
+        assert "keep waiting" in caught.value.fix
+    finally:
+        rds.wait_until_available(instance_id, local_stack)
+        client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+        rds.wait_until_deleted(instance_id, local_stack)

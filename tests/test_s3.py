@@ -15,6 +15,7 @@ import boto3
 import nbformat
 import pytest
 
+from helpers.cleanup import empty_and_delete_bucket
 from helpers.errors import TutorialError
 from helpers.s3 import PEOPLE_COLUMNS, hide_timestamps, upload_csv_checked, validate_csv
 
@@ -110,12 +111,6 @@ def unique_bucket(settings, label: str) -> str:
     return f"{settings.prefix}-test-{label}-{secrets.token_hex(3)}"
 
 
-def delete_bucket(s3, name: str) -> None:
-    for obj in s3.list_objects_v2(Bucket=name).get("Contents", []):
-        s3.delete_object(Bucket=name, Key=obj["Key"])
-    s3.delete_bucket(Bucket=name)
-
-
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])
 def test_ensure_bucket_creates_in_the_region_and_is_idempotent(local_stack, region):
     ensure_bucket = lesson_function("ensure_bucket", "ensure-bucket")
@@ -128,7 +123,7 @@ def test_ensure_bucket_creates_in_the_region_and_is_idempotent(local_stack, regi
         assert location == (None if region == "us-east-1" else region)
         assert ensure_bucket(s3, name, region) == "exists"
     finally:
-        delete_bucket(s3, name)
+        empty_and_delete_bucket(s3, name)
 
 
 def test_ensure_bucket_treats_a_concurrent_create_as_exists(local_stack):
@@ -153,7 +148,7 @@ def test_ensure_bucket_treats_a_concurrent_create_as_exists(local_stack):
     try:
         assert ensure_bucket(HeadSays404(), name, region) == "exists"
     finally:
-        delete_bucket(s3, name)
+        empty_and_delete_bucket(s3, name)
 
 
 def test_ensure_bucket_explains_a_name_owned_by_someone_else():
@@ -187,7 +182,7 @@ def test_refused_csv_never_reaches_the_bucket(local_stack, tmp_path):
         body = s3.get_object(Bucket=name, Key="csv/file1.csv")["Body"].read()
         assert body == good.read_bytes()
     finally:
-        delete_bucket(s3, name)
+        empty_and_delete_bucket(s3, name)
 
 
 # --- the AWS CLI the lesson's `!aws` cells run ----------------------------------------------
@@ -226,4 +221,4 @@ def test_aws_cli_honours_aws_endpoint_url(local_stack, tmp_path):
         assert result.returncode == 0, result.stderr
         assert "PRE python/" in result.stdout
     finally:
-        delete_bucket(s3, name)
+        empty_and_delete_bucket(s3, name)

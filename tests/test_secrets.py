@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.secrets_scan import REPO_ROOT, scan, scan_file, tracked_files
+from tools.secrets_scan import REPO_ROOT, scan, scan_file, tracked_files
 
 FAKE_KEY_ID = "AKIA" + "Q3EGRXB7SJ2LTZ5M"  # split so this file itself is no finding
 FAKE_SECRET = "k9Dw2/" + "Zp8qLm4Rt7Xv1Bn6Yc3Hf0Js5Ga8Ue2Wi9"  # 40 characters, as AWS issues them
@@ -68,16 +68,16 @@ def test_examples_and_masked_values_are_not_findings(tmp_path):
 
 def test_cli_exit_code(tmp_path):
     leak = _notebook(tmp_path, f'k = "{FAKE_KEY_ID}"')
-    bad = subprocess.run([sys.executable, "-m", "helpers.secrets_scan", str(leak)], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "tools.secrets_scan", str(leak)], capture_output=True, text=True)
     assert bad.returncode == 1 and "access key id" in bad.stdout
     assert FAKE_KEY_ID not in bad.stdout, "the report must not repeat the secret"
     clean = tmp_path / "ok.py"
     clean.write_text("x = 1\n")
-    ok = subprocess.run([sys.executable, "-m", "helpers.secrets_scan", str(clean)], capture_output=True, text=True)
+    ok = subprocess.run([sys.executable, "-m", "tools.secrets_scan", str(clean)], capture_output=True, text=True)
     assert ok.returncode == 0
 
 
 def test_pre_commit_runs_the_scan_and_ruff():
     config = (REPO_ROOT / ".pre-commit-config.yaml").read_text()
-    assert "entry: python -m helpers.secrets_scan" in config
+    assert "entry: python -m tools.secrets_scan" in config
     assert "entry: ruff check" in config and "entry: ruff format" in config

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from helpers import settings as settings_module
-from helpers import stack
 from helpers.errors import TutorialError
+from helpers.local import stack
 from helpers.settings import LocalLeftoversError, load_settings, remembered_prefix, validate_prefix
 
 VARS = [

@@ -11,7 +11,7 @@ import pytest
 from support import free_port
 
 import helpers
-from helpers import stack
+from helpers.local import postgres, stack
 from helpers.names import Names
 from helpers.settings import Settings, load_settings
 
@@ -35,9 +35,9 @@ def test_setup_starts_a_stopped_stack_and_prints_the_banner(tmp_path, monkeypatc
         assert "Backend   local" in banner and "Prefix    ws-setup" in banner
         assert os.environ["AWS_ENDPOINT_URL"] == settings.moto_url, "plain boto3 calls must reach the emulator"
         assert tut.names.bucket.startswith("ws-setup-")
-        pids = (stack.moto_pid(settings), stack.embedded_pg_pid(settings))
+        pids = (stack.moto_pid(settings), postgres.embedded_pg_pid(settings))
         helpers.setup(quiet=True)  # the second run reuses the running stack
-        assert (stack.moto_pid(settings), stack.embedded_pg_pid(settings)) == pids
+        assert (stack.moto_pid(settings), postgres.embedded_pg_pid(settings)) == pids
     finally:
         stack.down(settings)
 

@@ -18,9 +18,9 @@ import psycopg2
 import pytest
 from support import free_port
 
-from helpers import stack
 from helpers.aws import whoami
 from helpers.errors import TutorialError
+from helpers.local import postgres, processes, stack
 from helpers.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,11 +59,11 @@ def aws_env(private, monkeypatch):
 
 def test_up_starts_both_and_is_idempotent(private):
     moto_pid = stack.moto_pid(private)
-    pg_pid = stack.embedded_pg_pid(private)
+    pg_pid = postgres.embedded_pg_pid(private)
     assert moto_pid and pg_pid
     stack.up(private)  # on a running stack, up() only checks: the same processes stay
     assert stack.moto_pid(private) == moto_pid
-    assert stack.embedded_pg_pid(private) == pg_pid
+    assert postgres.embedded_pg_pid(private) == pg_pid
     assert stack.is_up(private)
 
 
@@ -86,7 +86,7 @@ def test_emulator_serves_every_service_the_lessons_use(private, aws_env):
 
 
 def test_postgres_requires_the_password_over_tcp(private):
-    conn = stack.admin_connect(private)
+    conn = postgres.admin_connect(private)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("DROP ROLE IF EXISTS learner")
@@ -143,7 +143,7 @@ def test_port_taken_by_another_program(tmp_path):
         assert "TUTORIAL_MOTO_PORT" in err.value.fix
         settings = make_settings(tmp_path, pg_port=squatter.getsockname()[1])
         with pytest.raises(TutorialError, match="already taken") as err:
-            stack.start_embedded_postgres(settings)
+            postgres.start_embedded_postgres(settings)
         assert "TUTORIAL_PG_PORT" in err.value.fix
 
 
@@ -153,11 +153,11 @@ def test_stale_state_folder_is_recovered(tmp_path):
     settings = make_settings(tmp_path)
     stack.up(settings)
     moto_pid = stack.moto_pid(settings)
-    pg_pid = stack.embedded_pg_pid(settings)
+    pg_pid = postgres.embedded_pg_pid(settings)
     os.kill(moto_pid, signal.SIGKILL)
     os.kill(pg_pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while (stack.pid_alive(moto_pid) or stack.pid_alive(pg_pid)) and time.monotonic() < deadline:
+    while (processes.pid_alive(moto_pid) or processes.pid_alive(pg_pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert (tmp_path / "moto.json").exists() and (tmp_path / "pgdata" / "postmaster.pid").exists()
     assert not stack.is_up(settings)
@@ -167,7 +167,7 @@ def test_stale_state_folder_is_recovered(tmp_path):
         assert stack.moto_pid(settings) != moto_pid
     finally:
         stack.down(settings)
-    assert stack.moto_pid(settings) is None and stack.embedded_pg_pid(settings) is None
+    assert stack.moto_pid(settings) is None and postgres.embedded_pg_pid(settings) is None
 
 
 @pytest.mark.timeout(30)
@@ -187,7 +187,7 @@ def test_emulator_dying_mid_run_gives_a_clear_error_fast(tmp_path, monkeypatch):
 def test_postgres_down_gives_a_clear_error(tmp_path):
     settings = make_settings(tmp_path, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
     with pytest.raises(TutorialError, match="Cannot reach PostgreSQL") as err:
-        stack.admin_connect(settings, timeout=3)
+        postgres.admin_connect(settings, timeout=3)
     assert "DATABASE_URL" in err.value.fix
 
 
@@ -245,11 +245,11 @@ def test_cli_up_status_down_leaves_no_process(tmp_path):
         moto_port=int(env["TUTORIAL_MOTO_PORT"]),
         pg_port=int(env["TUTORIAL_PG_PORT"]),
     )
-    pids = [stack.moto_pid(state), stack.embedded_pg_pid(state)]
+    pids = [stack.moto_pid(state), postgres.embedded_pg_pid(state)]
     assert all(pids)
     out = cli("down")
     assert out.returncode == 0 and "emulator" in out.stdout and "postgres" in out.stdout
-    assert not any(stack.pid_alive(p) for p in pids)
+    assert not any(processes.pid_alive(p) for p in pids)
     assert "stopped" in cli("status").stdout
     assert "nothing was running" in cli("down").stdout
 

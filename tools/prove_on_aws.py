@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import string
 import sys
 from pathlib import Path
 
@@ -34,8 +32,9 @@ PREFIX_START = "proof-"
 
 
 def new_prefix() -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    return PREFIX_START + "".join(secrets.choice(alphabet) for _ in range(6))
+    from helpers.settings import new_prefix as generate
+
+    return generate(PREFIX_START)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TUTORIAL_BACKEND"] = args.backend
     os.environ["TUTORIAL_PREFIX"] = prefix
 
-    from helpers import cleanup, regions, runner, stack
+    from helpers import cleanup, regions, runner
     from helpers.errors import TutorialError
+    from helpers.local import stack
     from helpers.settings import load_settings
 
     try:

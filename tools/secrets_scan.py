@@ -6,7 +6,7 @@ read a notebook as JSON, where a quote inside a cell is escaped (``\\"``) and
 patterns anchored on quotes miss it; this one decodes each notebook and scans cell
 sources and text outputs as the learner sees them.
 
-``python -m helpers.secrets_scan [FILE ...]`` (default: every file git tracks)
+``python -m tools.secrets_scan [FILE ...]`` (default: every file git tracks)
 prints each finding and exits 1 if there is any; pre-commit runs it on staged files.
 """
 

@@ -1,8 +1,8 @@
-"""Start moto's server as the local backend needs it: ``python -m helpers.moto_server -H HOST -p PORT``.
+"""Start moto's server as the local backend needs it: ``python -m helpers.local.moto_server -H HOST -p PORT``.
 
 Two additions to moto as shipped:
 
-* AWS's pace and refusals (helpers/aws_lifecycle.py), switched by ``TUTORIAL_AWS_LIFECYCLE``
+* AWS's pace and refusals (helpers/local/aws_lifecycle.py), switched by ``TUTORIAL_AWS_LIFECYCLE``
   (on unless ``off``) and paced by ``TUTORIAL_AWS_LIFECYCLE_PACE`` in this process's environment;
 * one speed fix, below.
 
@@ -60,7 +60,7 @@ def lifecycle_from_env(environ: dict[str, str] | os._Environ = os.environ) -> tu
 
 def serve_with_lifecycle(server_module) -> None:
     """Make ``server_module.main`` build its WSGI app behind the lifecycle middleware."""
-    from helpers import aws_lifecycle
+    from helpers.local import aws_lifecycle
 
     base = server_module.DomainDispatcherApplication
 
@@ -78,7 +78,7 @@ def serve_with_lifecycle(server_module) -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
-    from helpers import aws_lifecycle
+    from helpers.local import aws_lifecycle
 
     patch_moto()
     enabled, pace = lifecycle_from_env()

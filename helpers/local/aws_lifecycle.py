@@ -28,7 +28,7 @@ Status transitions use moto's own extension points: each resource carries a
 https://docs.getmoto.org/en/latest/docs/configuration/state_transition/index.html), so the
 same models could be offered to moto itself.
 
-It runs inside the emulator's process only (``python -m helpers.moto_server``), installed
+It runs inside the emulator's process only (``python -m helpers.local.moto_server``), installed
 by :func:`install`, switched by ``TUTORIAL_AWS_LIFECYCLE`` (on by default) and paced by
 ``TUTORIAL_AWS_LIFECYCLE_PACE`` (seconds per status). ``GET``/``POST``
 ``/moto-api/tutorial/lifecycle`` reads or changes both on a running server (tests and the

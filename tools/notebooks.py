@@ -1,7 +1,7 @@
 """Maintenance of the notebooks themselves: navigation links and committed outputs.
 
-``python -m helpers.notebooks nav``      rewrites the previous/next links in every lesson
-``python -m helpers.notebooks refresh``  re-executes lessons in place (local backend), so the
+``python -m tools.notebooks nav``      rewrites the previous/next links in every lesson
+``python -m tools.notebooks refresh``  re-executes lessons in place (local backend), so the
                                          committed outputs are exactly what a learner sees
 
 Why generated: hand-written "next lesson" links rot as soon as a lesson is renamed
@@ -72,7 +72,7 @@ def refresh(paths: list[Path], timeout: int = 900) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from helpers import stack
+    from helpers.local import stack
     from helpers.settings import load_settings
 
     os.environ["TUTORIAL_PREFIX"] = OUTPUT_PREFIX  # the kernels inherit it
@@ -98,7 +98,7 @@ def refresh(paths: list[Path], timeout: int = 900) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.notebooks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.notebooks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("nav")

@@ -1,0 +1,317 @@
+"""The local stack: moto in server mode and a real PostgreSQL, as detached processes.
+
+Why detached: a learner's bucket from lesson 01 must still exist in lesson 04, which
+runs in another kernel, maybe on another day. So the emulator and the database
+run as background processes whose pids, ports and logs live in the state folder
+(``.tutorial/`` by default, git-ignored), and any notebook's first cell, the CLI and
+the tests all find the same stack there.
+
+Every function is idempotent: ``up()`` on a running stack only checks it (a few
+milliseconds), ``down()`` on a stopped one does nothing. Problems a learner can hit
+(a port taken by another program, a missing binary, a process that died) raise
+:class:`~helpers.errors.TutorialError` with the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from helpers.errors import TutorialError
+from helpers.local import postgres
+from helpers.local.processes import START_TIMEOUT, pid_alive, port_open, read_json, tail, terminate, write_json
+from helpers.settings import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Settings, is_moto_url, record_local_export
+
+LAUNCHER = "helpers.local.moto_server"  # moto's server with the series' additions (see that module)
+
+
+def _moto_state(settings: Settings) -> Path:
+    return settings.state_dir / "moto.json"
+
+
+def moto_pid(settings: Settings) -> int | None:
+    """The pid of our moto server if it is running, else None (stale files ignored)."""
+    state = read_json(_moto_state(settings))
+    pid = int(state.get("pid", 0))
+    if pid and state.get("port") == settings.moto_port and pid_alive(pid):
+        return pid
+    return None
+
+
+def moto_healthy(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers like a moto server."""
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def start_moto(settings: Settings) -> int:
+    """Start moto on 127.0.0.1:<moto_port> unless ours already runs; return its pid."""
+    pid = moto_pid(settings)
+    if pid and port_open(settings.moto_port):
+        _sync_lifecycle(settings)
+        return pid
+    if pid:  # alive but not listening: a hung or half-dead server
+        terminate(pid)
+    if port_open(settings.moto_port):
+        raise TutorialError(
+            f"Port {settings.moto_port} is already taken by another program, so the AWS emulator cannot start.",
+            f"Stop that program, or pick a free port: add TUTORIAL_MOTO_PORT={settings.moto_port + 1} to .env.",
+        )
+    if shutil.which("moto_server", path=str(Path(sys.executable).parent)) is None:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError as exc:
+            raise TutorialError(
+                "The AWS emulator (moto) is not installed in this Python environment.",
+                "Install the requirements: `make setup`, or `pip install -r requirements.txt`.",
+            ) from exc
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log = settings.state_dir / "moto.log"
+    env = dict(os.environ)
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        env.pop(var, None)
+    env.update(_lifecycle_env(settings))
+    with open(log, "ab") as out:
+        proc = spawn_moto(settings.moto_port, env=env, output=out)
+    write_json(_moto_state(settings), {"pid": proc.pid, "port": settings.moto_port, **_lifecycle_state(settings)})
+    try:
+        wait_until_healthy(proc, settings.moto_url)
+    except RuntimeError as exc:
+        terminate(proc.pid)
+        raise TutorialError(
+            f"The AWS emulator {exc}. Last lines of {log}:\n{tail(log)}",
+            "Check the log above; `python -m helpers down` then `python -m helpers up` retries.",
+        ) from exc
+    return proc.pid
+
+
+def spawn_moto(port: int, *, module: str = LAUNCHER, env: dict[str, str] | None = None, output=None):
+    """Start an emulator process on 127.0.0.1:``port``, detached from the caller's session.
+
+    The one way the emulator is started: by the stack (``module`` = the launcher), and by the
+    benchmark and the tests that compare it with moto as shipped (``module="moto.server"``).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=output if output is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
+        start_new_session=True,  # survives the kernel or shell that started it
+        env=env,
+    )
+
+
+def wait_until_healthy(proc, url: str, timeout: float = START_TIMEOUT) -> None:
+    """Return once ``url`` answers like moto; RuntimeError if the process exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not moto_healthy(url, timeout=1.0):
+        if proc.poll() is not None:
+            raise RuntimeError("exited right after starting")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _lifecycle_env(settings: Settings) -> dict[str, str]:
+    """What tells the emulator process whether, and how fast, to behave like AWS."""
+    return {
+        "TUTORIAL_AWS_LIFECYCLE": "on" if settings.lifecycle else "off",
+        "TUTORIAL_AWS_LIFECYCLE_PACE": f"{settings.lifecycle_pace:g}",
+    }
+
+
+def _lifecycle_state(settings: Settings) -> dict:
+    return {"lifecycle": settings.lifecycle, "pace": settings.lifecycle_pace}
+
+
+def set_lifecycle(url: str, enabled: bool, pace: float, timeout: float = 2.0) -> dict:
+    """Switch a running emulator's AWS-like lifecycle (helpers/local/aws_lifecycle.py) on or off, or re-pace it."""
+    from helpers.local.aws_lifecycle import CONTROL_PATH
+
+    request = urllib.request.Request(
+        url + CONTROL_PATH,
+        data=json.dumps({"enabled": enabled, "pace": pace}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own local emulator
+        return json.loads(response.read())
+
+
+def _sync_lifecycle(settings: Settings) -> None:
+    """A running emulator follows a changed TUTORIAL_AWS_LIFECYCLE(_PACE) without a restart (which would empty it)."""
+    state = read_json(_moto_state(settings))
+    wanted = _lifecycle_state(settings)
+    if all(state.get(key) == value for key, value in wanted.items()):
+        return
+    try:
+        set_lifecycle(settings.moto_url, settings.lifecycle, settings.lifecycle_pace)
+    except (OSError, ValueError):
+        return  # an emulator without the control endpoint keeps its behaviour; status shows it
+    write_json(_moto_state(settings), {**state, **wanted})
+
+
+def stop_moto(settings: Settings) -> bool:
+    """Stop our moto server; True if one was running."""
+    pid = moto_pid(settings)
+    _moto_state(settings).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    terminate(pid)
+    return True
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@dataclass
+class StackStatus:
+    moto: str
+    postgres: str
+
+    def __str__(self) -> str:
+        return f"emulator     {self.moto}\npostgres     {self.postgres}"
+
+
+def up(settings: Settings) -> StackStatus:
+    """Make sure the local backend is reachable, starting what is ours to start."""
+    if not settings.is_local:
+        raise TutorialError(
+            "The local stack is only for TUTORIAL_BACKEND=local.",
+            "On the aws backend there is nothing to start: your AWS account is the backend.",
+        )
+    if settings.external_endpoint and not _url_answers(settings.external_endpoint):
+        raise TutorialError(
+            f"AWS_ENDPOINT_URL={settings.external_endpoint} does not answer.",
+            "Start that emulator (e.g. LocalStack), or unset AWS_ENDPOINT_URL to use the built-in moto server.",
+        )
+    for service, url in _foreign_service_endpoints(settings):
+        if not _url_answers(url):
+            raise TutorialError(
+                f"The endpoint for {service} ({url}, from AWS_ENDPOINT_URL_*) does not answer.",
+                "Start what runs there, or remove that AWS_ENDPOINT_URL_* variable.",
+            )
+    if settings.needs_moto:
+        # Also with AWS_ENDPOINT_URL at another emulator, when AWS_ENDPOINT_URL_<SERVICE>
+        # sends some services (e.g. RDS, which LocalStack's free edition lacks) to our moto.
+        start_moto(settings)
+    if settings.database_url:
+        postgres.admin_connect(settings).close()
+    else:
+        postgres.start_embedded_postgres(settings)
+    return status(settings)
+
+
+def _foreign_service_endpoints(settings: Settings) -> list[tuple[str, str]]:
+    """Per-service endpoints that are not our moto (which up() starts and checks itself)."""
+    return [(s, url) for s, url in settings.service_endpoints if not is_moto_url(url, settings.moto_port)]
+
+
+def _url_answers(url: str) -> bool:
+    parsed = urlparse(url)
+    return port_open(parsed.port or (443 if parsed.scheme == "https" else 80), parsed.hostname or "127.0.0.1")
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop what ``up`` started; return what was stopped."""
+    stopped = []
+    if stop_moto(settings):
+        stopped.append("emulator")
+    if postgres.stop_embedded_postgres(settings):
+        stopped.append("postgres")
+    return stopped
+
+
+def status(settings: Settings) -> StackStatus:
+    parts = []
+    if settings.external_endpoint:
+        ext = f"{settings.external_endpoint} (yours: AWS_ENDPOINT_URL)"
+        parts.append(ext + ("" if _url_answers(settings.external_endpoint) else " - NOT answering"))
+    if settings.needs_moto:
+        pid = moto_pid(settings)
+        parts.append(f"moto at {settings.moto_url} (pid {pid})" if pid else "moto stopped")
+    for service, url in settings.service_endpoints:
+        parts.append(f"{service} -> {url}" + ("" if _url_answers(url) else " - NOT answering"))
+    moto = "\n             ".join(parts)
+    if settings.database_url:
+        target = postgres.pg_target(settings)
+        alive = port_open(target.port, target.host)
+        pg = f"DATABASE_URL {target.host}:{target.port}" + ("" if alive else " - NOT answering")
+    else:
+        pid = postgres.embedded_pg_pid(settings)
+        pg = f"embedded at 127.0.0.1:{settings.pg_port} (pid {pid})" if pid else "embedded stopped"
+    return StackStatus(moto=moto, postgres=pg)
+
+
+def is_up(settings: Settings) -> bool:
+    """Cheap check (no HTTP, no SQL) used by every notebook's first cell."""
+    moto_ok = all(_url_answers(url) for _, url in _foreign_service_endpoints(settings))
+    if settings.external_endpoint:
+        moto_ok = moto_ok and _url_answers(settings.external_endpoint)
+    if settings.needs_moto:
+        moto_ok = moto_ok and moto_pid(settings) is not None and port_open(settings.moto_port)
+    if settings.database_url:
+        target = postgres.pg_target(settings)
+        pg_ok = port_open(target.port, target.host)
+    else:
+        pg_ok = postgres.embedded_pg_pid(settings) is not None and port_open(settings.pg_port)
+    return moto_ok and pg_ok
+
+
+def local_aws_env(settings: Settings) -> dict[str, str]:
+    """The environment that points boto3 and the AWS CLI at the local emulator.
+
+    Dummy credentials: real keys never leave the machine. "test"/"test" because
+    moto accepts any keys but LocalStack checks presigned links against exactly
+    these. AWS_PROFILE is dropped (by apply_local_env and `helpers env`) because an
+    explicitly chosen profile makes botocore skip the environment credentials.
+    Per-service endpoints (AWS_ENDPOINT_URL_RDS, ...) are repeated so that a shell
+    given these exports reaches the same services even when they came from .env.
+    """
+    env = {
+        "AWS_ENDPOINT_URL": settings.endpoint_url,
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+        "AWS_SESSION_TOKEN": "",
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_REGION": settings.region,
+        "AWS_MAX_ATTEMPTS": "2",
+        "AWS_RETRY_MODE": "standard",
+    }
+    env.update({name: url for name, url in _service_endpoint_vars(settings)})
+    return env
+
+
+def _service_endpoint_vars(settings: Settings) -> list[tuple[str, str]]:
+    from helpers.settings import ENDPOINT_VAR, SERVICE_ENDPOINT_VARS
+
+    by_service = {service: key for key, service in SERVICE_ENDPOINT_VARS.items()}
+    return [(f"{ENDPOINT_VAR}_{by_service[s]}", url) for s, url in settings.service_endpoints]
+
+
+def apply_local_env(settings: Settings) -> None:
+    """Export local_aws_env into this process, remembering each previous value.
+
+    The record (helpers.settings.record_local_export) lets the aws backend, loaded
+    later in the same kernel, put back exactly what this changed and nothing else.
+    """
+    changes: dict[str, str | None] = {key: value or None for key, value in local_aws_env(settings).items()}
+    changes["AWS_PROFILE"] = None
+    for key, value in changes.items():
+        record_local_export(key, os.environ.get(key), value)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
