@@ -4,17 +4,46 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The site's own environment (Sphinx, myst-nb, selenium), kept apart from the lessons' one.
+DOCS_VENV ?= $(VENV)-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed
+# uv installs the same pins as pip, about ten times faster (`python -m benchmarks --only setup`).
+UV_VERSION := 0.13.9
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup lessons test test-unit test-notebooks test-aws lint format lab up down status clean clean-all benchmark
+.PHONY: site site-check setup lessons test test-unit test-notebooks test-aws lint format lab up down status clean clean-all benchmark
 
 setup: $(STAMP)
 
+# install VENV, REQUIREMENTS: with uv when it can be had (bootstrapped into the environment
+# from PyPI), else with pip; the same pinned file either way.
+define install
+	@if $(1)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) 2>/dev/null \
+	    && $(1)/bin/uv pip install --quiet --python $(1)/bin/python -r $(2); then \
+	  echo "installed $(2) with uv $(UV_VERSION)"; \
+	else \
+	  echo "uv unavailable: installing $(2) with pip (slower)"; \
+	  $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet -r $(2); \
+	fi
+endef
+
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(call install,$(VENV),requirements.txt)
 	touch $(STAMP)
+
+$(DOCS_STAMP): requirements-docs.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(call install,$(DOCS_VENV),requirements-docs.txt)
+	touch $(DOCS_STAMP)
+
+## The series as a website in build/site/html, from the committed outputs (nothing is executed).
+site: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/python -m tools.site build
+
+## Serve the site on 127.0.0.1 and check every page in headless Chromium (.ci/install-browser).
+site-check: site
+	$(DOCS_VENV)/bin/python -m tools.site check
 
 ## Run every lesson headless on the backend from .env (local by default).
 lessons: setup
@@ -42,9 +71,13 @@ format: setup
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Jupyter refuses to run as root without --allow-root (containers, Codespaces as root, CI boxes).
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: setup
 	$(PY) -m helpers up
-	$(VENV)/bin/jupyter lab notebooks/
+	@if [ -n "$(LAB_ROOT)" ]; then echo "note: running as root, so JupyterLab starts with --allow-root (as a normal user it is not needed)"; fi
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks/
 
 up: setup
 	$(PY) -m helpers up
