@@ -148,6 +148,45 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 1 if (args.yes and left) or incomplete else 0
 
 
+def cmd_workshop(args: argparse.Namespace) -> int:
+    """The instructor's commands (helpers/workshop): a dry run unless --yes."""
+    from helpers import aws, cleanup, workshop
+
+    settings = load_settings()
+    if not reach_backend(settings):
+        return 2
+    account = aws.whoami(settings).account_id
+    iam = aws.client("iam", settings)
+    if args.action == "create":
+        names_file = Path(args.participants_file) if args.participants_file else None
+        participants = workshop.participant_names(args.participants, names_file)
+        workshop.create(settings, iam, account, participants, yes=args.yes, workshop_id=args.workshop_id or "")
+        return 0
+    record = workshop._require(settings)
+    if args.action == "prepare":
+        workshop.prepare(settings, aws.client("ec2", settings), aws.client("rds", settings), account, yes=args.yes)
+        return 0
+    clients = cleanup.Clients(settings)
+    regions = sorted(set(record.regions) | set(cleanup.regions_to_search(settings, clients, True, log=print)))
+    if args.action == "status":
+        found = cleanup.find(settings, record.participants, regions=regions, clients=clients)
+        print(workshop.status(settings, found, record))
+        return 0 if found.complete else 1
+    # sweep: the series' resources of every participant in every enabled region, then the users.
+    cleanup.clean(settings, yes=args.yes, participants=record.participants, regions=regions, clients=clients)
+    workshop.delete_users(iam, record, yes=args.yes)
+    if not args.yes:
+        print("\nDry run: nothing was deleted. Add --yes to sweep.")
+        return 0
+    users = workshop.workshop_users_left(iam, record)
+    proof = cleanup.find(settings, record.participants, regions=regions, clients=clients, log=print)
+    if proof or users or not proof.complete:
+        print(f"\nNOT clean: {len(proof)} resource(s) and {len(users)} user(s) remain; run the sweep again.")
+        return 1
+    print(f"\nSwept: nothing of the workshop is left in {', '.join(regions)}, and no workshop user remains.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="search every region enabled for the account, not only the regions this checkout used",
     )
+    ws = sub.add_parser("workshop", help="instructors: create | prepare | status | sweep (dry run unless --yes)")
+    ws.add_argument("action", choices=("create", "prepare", "status", "sweep"))
+    ws.add_argument("--participants", type=int, default=None, help="create: this many participants, ws-01 ...")
+    ws.add_argument("--participants-file", default=None, help="create: a file of participant names, one a line")
+    ws.add_argument("--workshop-id", default=None, help="create: a name for this workshop (tags its users)")
+    ws.add_argument("--yes", action="store_true", help="really do it")
     args = parser.parse_args(argv)
     handler = {
         "up": cmd_up,
@@ -177,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "env": cmd_env,
         "run": cmd_run,
         "clean": cmd_clean,
+        "workshop": cmd_workshop,
     }[args.command]
     try:
         return handler(args)
