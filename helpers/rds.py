@@ -25,6 +25,7 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from helpers.errors import TutorialError
+from helpers.progress import LiveLine, sleep_showing
 from helpers.settings import Settings
 
 WAIT_TIMEOUT = 30 * 60  # RDS creation takes 5-15 minutes on AWS
@@ -80,6 +81,10 @@ def watch(
 ) -> dict | None:
     """Poll the instance until ``until(description)`` holds, logging each status change; return it.
 
+    Meanwhile the elapsed time moves on screen (in a notebook or on a terminal; see
+    helpers.progress), so the 5 to 15 minutes of ``creating`` on AWS never look frozen. What is
+    logged, and so what a notebook records, stays one line per status change.
+
     The one polling loop for RDS waits (lessons, cleanup). Why not the boto3 waiters: they are
     silent for up to half an hour, and a silent cell is how learners conclude the notebook is
     frozen. It looks a fixed number of times (``timeout`` / ``poll``), so a test with a stubbed
@@ -90,18 +95,26 @@ def watch(
     checks = 1 + (int(timeout // poll) if poll > 0 else 0)
     start = time.monotonic()
     last = None
-    for attempt in range(checks):
-        if attempt:
-            time.sleep(poll)
-        db = describe(instance_id, settings, rds)
-        state = db["DBInstanceStatus"] if db else None
-        if state is not None and state != last:
-            log(f"[{time.monotonic() - start:5.0f} s] {instance_id}: {state}")
-            last = state
-        if until(db):
-            return db
-        if db is not None and state in STUCK:
-            raise TutorialError(f"DB instance {instance_id} is {state!r}.", "Check its events in the RDS console.")
+
+    def elapsed() -> str:
+        return f"[{time.monotonic() - start:5.0f} s] {instance_id}: still {last or 'not there'}"
+
+    # Between two status lines, a live elapsed time (helpers.progress): in a notebook a display
+    # that ends empty, on a terminal a line rewritten in place, elsewhere nothing.
+    with LiveLine() as live:
+        for attempt in range(checks):
+            if attempt:
+                sleep_showing(poll, live, elapsed)
+            db = describe(instance_id, settings, rds)
+            state = db["DBInstanceStatus"] if db else None
+            if state is not None and state != last:
+                live.clear()
+                log(f"[{time.monotonic() - start:5.0f} s] {instance_id}: {state}")
+                last = state
+            if until(db):
+                return db
+            if db is not None and state in STUCK:
+                raise TutorialError(f"DB instance {instance_id} is {state!r}.", "Check its events in the RDS console.")
     raise TutorialError(
         f"DB instance {instance_id} is still {last!r} after {timeout / 60:.0f} minutes ({timeout:.0f} s).",
         "RDS goes on by itself: re-run this cell to keep waiting, and check `python -m helpers status`.",
