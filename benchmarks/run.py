@@ -59,6 +59,9 @@ def parse_args(argv):
         action="store_true",
         help="also time `python -m helpers run` (lifecycle on and off) against its floor (about two minutes)",
     )
+    p.add_argument(
+        "--room", type=int, default=0, metavar="N", help="also simulate a workshop room of N participants (e.g. 30)"
+    )
     p.add_argument("--only", default=SECTIONS, help=f"sections to run, comma-separated (default {SECTIONS})")
     p.add_argument("--skip", default="", help="PostgreSQL methods to leave out, by a piece of their name")
     p.add_argument("--publish", action="store_true", help="also copy RESULTS.md and results.png into benchmarks/")
@@ -306,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         empty_and_delete_bucket(s3, bucket)
         if pg is not None:
             pg.drop()
+    if args.room:
+        print(f"\nA workshop room: {args.room} participants")
+        from benchmarks.room import room_cases
+
+        timings += room_cases(settings, args.room)
     if args.series:
         print("\nThe series")
         from benchmarks.series import series_cases
