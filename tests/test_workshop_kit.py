@@ -23,7 +23,6 @@ policy is checked by the linter (parliament) and by AWS itself in `make test-aws
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 
 import boto3
@@ -55,8 +54,8 @@ def aws(local_stack, moto_url, monkeypatch, tmp_path):
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    settings = dataclasses.replace(load_settings(), state_dir=tmp_path)
-    monkeypatch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: s.state_dir / "workshop"))
+    settings = load_settings()
+    monkeypatch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: tmp_path / "workshop"))
     return settings
 
 
@@ -249,9 +248,14 @@ def test_prepare_starts_what_lesson_02_would_create():
     prepared = {k: v for k, v in workshop.LESSON_02_DB.items() if k != "DBInstanceClass"}
     assert {k: lesson.get(k) for k in prepared} == prepared
     # The class is a parameter in the lesson (DB_INSTANCE_CLASS); its default is the kit's.
-    assert 'DB_INSTANCE_CLASS = "db.t4g.micro"' in (NOTEBOOK_DIR / "02_rds_postgres.ipynb").read_text().replace(
-        '\\"', '"'
-    )
+    nb = nbformat.read(NOTEBOOK_DIR / "02_rds_postgres.ipynb", as_version=4)
+    [parameters] = [c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    defaults = {
+        node.target.id if isinstance(node, ast.AnnAssign) else node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(parameters).body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+    }
+    assert defaults["DB_INSTANCE_CLASS"] == workshop.LESSON_02_DB["DBInstanceClass"]
 
 
 def test_prepare_status_and_sweep(aws, moto_url, capsys):
@@ -268,4 +272,27 @@ def test_prepare_status_and_sweep(aws, moto_url, capsys):
     assert left == []
     assert workshop.delete_users(iam, record, yes=True) == []
     assert workshop.workshop_users_left(iam, record) == []
+    assert iam.list_users()["Users"] == []
+
+
+def test_the_command_line_walks_through_a_workshop(aws, moto_url, monkeypatch, capsys):
+    """`python -m helpers workshop ...` end to end: dry runs change nothing, --yes acts, sweep proves."""
+    from helpers.__main__ import main
+
+    monkeypatch.setattr("helpers.settings.load_settings", lambda *a, **k: aws)
+    monkeypatch.setattr("helpers.__main__.load_settings", lambda *a, **k: aws)
+    iam = client("iam", moto_url)
+    assert main(["workshop", "status"]) == 2  # nothing created yet: says so
+    assert "workshop create" in capsys.readouterr().err
+    assert main(["workshop", "create", "--participants", "2"]) == 0
+    assert iam.list_users()["Users"] == []
+    assert main(["workshop", "create", "--participants", "2", "--yes"]) == 0
+    assert main(["workshop", "prepare", "--yes"]) == 0
+    assert main(["workshop", "status"]) == 0
+    room = capsys.readouterr().out
+    assert "ws-01" in room and "ws-02" in room and "lesson 02" in room
+    assert main(["workshop", "sweep"]) == 0  # dry run
+    assert len(iam.list_users()["Users"]) == 2
+    assert main(["workshop", "sweep", "--yes"]) == 0
+    assert "Swept: nothing of the workshop is left" in capsys.readouterr().out
     assert iam.list_users()["Users"] == []
