@@ -11,7 +11,7 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 UV_VERSION := 0.13.9
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: site site-check setup lessons test test-unit test-notebooks test-aws lint format lab up down status clean clean-all benchmark
+.PHONY: site site-check setup lessons test test-unit test-notebooks test-aws lint format lab up down status clean clean-all benchmark student
 
 setup: $(STAMP)
 
@@ -57,6 +57,10 @@ test-unit: setup
 
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
+
+## Student copies of the lessons in student/ (git-ignored): solutions replaced by a placeholder.
+student: setup
+	$(PY) -m tools.student
 
 ## Opt-in, costs a few cents: every lesson on your AWS account, then a sweep of what is left.
 ## Refused unless CONFIRM=yes; PREFIX=proof-... picks the run's prefix (default: a random one).
