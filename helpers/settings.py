@@ -405,6 +405,9 @@ class Settings:
     env_file: Path | None = None
     lifecycle: bool = True  # TUTORIAL_AWS_LIFECYCLE: statuses and refusals as on AWS (local backend)
     lifecycle_pace: float = DEFAULT_LIFECYCLE_PACE  # TUTORIAL_AWS_LIFECYCLE_PACE, seconds per status
+    # TUTORIAL_LOCAL_CREDENTIALS=own: on the local backend, keep the keys of the environment / .env
+    # instead of the dummy ones (a workshop seat rehearsed against an emulator that enforces IAM).
+    local_own_credentials: bool = False
     # Variables the local backend had set earlier in this process and the aws backend put back.
     restored_env: tuple[str, ...] = ()
 
@@ -499,5 +502,6 @@ def load_settings(env_file: Path | None = None) -> Settings:
         env_file=used,
         lifecycle=_switch("TUTORIAL_AWS_LIFECYCLE", True),
         lifecycle_pace=_seconds("TUTORIAL_AWS_LIFECYCLE_PACE", DEFAULT_LIFECYCLE_PACE),
+        local_own_credentials=_env("TUTORIAL_LOCAL_CREDENTIALS").lower() == "own",
         restored_env=restored,
     )

@@ -78,11 +78,12 @@ def serve_with_lifecycle(server_module) -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
-    from helpers.local import aws_lifecycle
+    from helpers.local import aws_lifecycle, iam_enforcement
 
     patch_moto()
     enabled, pace = lifecycle_from_env()
     aws_lifecycle.install(enabled, pace)
+    iam_enforcement.install(os.environ.get("TUTORIAL_AWS_IAM", "").strip().lower() == "enforce")
     serve_with_lifecycle(server)
     server.main(argv if argv is not None else sys.argv[1:])
 

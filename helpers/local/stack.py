@@ -291,6 +291,9 @@ def local_aws_env(settings: Settings) -> dict[str, str]:
         "AWS_RETRY_MODE": "standard",
     }
     env.update({name: url for name, url in _service_endpoint_vars(settings)})
+    if settings.local_own_credentials:  # a rehearsed workshop seat: its own keys, checked by the emulator
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.pop(key)
     return env
 
 

@@ -1,0 +1,287 @@
+"""IAM as AWS applies it, for the calls this series makes: a rehearsal of a workshop's permissions.
+
+moto can enforce IAM (after ``INITIAL_NO_AUTH_ACTION_COUNT`` requests), but only in part: it
+checks the signature and the action, resources for S3 alone (every other service is authorised
+against ``*``), treats a condition it cannot evaluate as an explicit deny, and names some S3
+actions differently from IAM (``PutPublicAccessBlock`` for ``s3:PutBucketPublicAccessBlock``).
+A least-privilege policy therefore fails there for reasons AWS would not have.
+
+This module replaces moto's decision (not its signature check) with one that follows the IAM
+policy evaluation logic (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)
+for the actions the series uses: each request is turned into the (action, resource ARN,
+condition keys) triples AWS's Service Authorization Reference lists for it, including the
+resources an action needs beyond its own (CreateSecurityGroup: the VPC too; CreateDBInstance
+with a managed password: the secret RDS creates and its KMS key); every triple must be allowed
+by some statement and denied by none. Conditions support the operators and keys the series'
+policies use: StringEquals and StringLike on ``aws:RequestTag/*``, ``aws:ResourceTag/*``,
+``secretsmanager:ResourceTag/*`` and ``iam:AWSServiceName``.
+
+Off unless the emulator starts with ``TUTORIAL_AWS_IAM=enforce``, or is switched at run time
+through ``POST /moto-api/tutorial/iam`` ``{"enforce": true}``: the instructor's rehearsal
+(tests/test_workshop_rehearsal.py) creates the participants with enforcement off, then turns it on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+CONTROL_PATH = "/moto-api/tutorial/iam"
+STATE = {"enforce": False}
+
+# moto's names for S3 operations -> IAM's (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html)
+S3_ACTIONS = {
+    "HeadBucket": "ListBucket",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+}
+
+Context = tuple[str, str, dict[str, str]]  # (service:Action, resource ARN or "*", condition key -> value)
+
+
+def enforce(on: bool) -> None:
+    """Switch enforcement: moto authenticates every request from now on, and we authorise it."""
+    from moto import settings as moto_settings
+
+    STATE["enforce"] = on
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if on else float("inf")
+
+
+# --------------------------------------------------------------------------- policy evaluation
+
+
+def _statements(policy: Any) -> list[dict]:
+    """A policy's statements, whatever shape moto hands it in (managed, inline, text or dict)."""
+    if hasattr(policy, "versions"):
+        policy = next(v.document for v in policy.versions if v.is_default)
+    elif isinstance(policy, dict) and "policy_document" in policy:
+        policy = policy["policy_document"]
+    if isinstance(policy, str):
+        policy = json.loads(policy)
+    statements = policy.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(patterns: Any, value: str, case_sensitive: bool = True) -> bool:
+    for pattern in _listed(patterns):
+        if case_sensitive and fnmatch.fnmatchcase(value, pattern):
+            return True
+        if not case_sensitive and fnmatch.fnmatchcase(value.lower(), pattern.lower()):
+            return True
+    return False
+
+
+def _conditions_hold(condition: dict | None, values: dict[str, str]) -> bool:
+    """Every operator and key must hold; a key the request does not have makes it false."""
+    for operator, tests in (condition or {}).items():
+        for key, expected in tests.items():
+            actual = next((v for k, v in values.items() if k.lower() == key.lower()), None)
+            if actual is None:
+                return False
+            if operator == "StringEquals" and actual not in _listed(expected):
+                return False
+            if operator == "StringLike" and not _matches(expected, actual):
+                return False
+            if operator not in {"StringEquals", "StringLike"}:
+                return False  # an operator this rehearsal does not know never grants
+    return True
+
+
+def decide(policies: list[Any], action: str, resource: str, values: dict[str, str]) -> str:
+    """ "allow", "deny" (explicit) or "implicit-deny" for one (action, resource, conditions)."""
+    allowed = False
+    for policy in policies:
+        for statement in _statements(policy):
+            if "Action" in statement and not _matches(statement["Action"], action, case_sensitive=False):
+                continue
+            if "NotAction" in statement and _matches(statement["NotAction"], action, case_sensitive=False):
+                continue
+            if "Resource" in statement and not _matches(statement["Resource"], resource):
+                continue
+            if not _conditions_hold(statement.get("Condition"), values):
+                continue
+            if statement.get("Effect") == "Deny":
+                return "deny"
+            allowed = True
+    return "allow" if allowed else "implicit-deny"
+
+
+# --------------------------------------------------------------------------- requests -> contexts
+
+
+def _params(request) -> dict[str, Any]:
+    body = request._body or b""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    if body.strip().startswith("{"):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return {}
+    flat = {k: v[0] for k, v in parse_qs(body).items()}
+    flat.update({k: (v[0] if isinstance(v, list) else v) for k, v in (request._data or {}).items()})
+    return flat
+
+
+def _query_tags(params: dict[str, Any], prefix: str) -> dict[str, str]:
+    """Tags given in a query-protocol request, e.g. TagSpecification.1.Tag.1.Key/Value."""
+    tags = {}
+    for key, value in params.items():
+        if key.startswith(prefix) and key.endswith(".Key"):
+            tags[value] = params.get(key[: -len("Key")] + "Value", "")
+    return tags
+
+
+def _s3(request, resource: str) -> list[Context]:
+    action = request._action.split(":", 1)[1]
+    query = parse_qs(urlsplit(request._path).query, keep_blank_values=True)
+    if "encryption" in query:
+        action = "PutEncryptionConfiguration" if request._method == "PUT" else "GetEncryptionConfiguration"
+    if request._method == "POST" and "delete" in query:
+        action = "DeleteObject"  # DeleteObjects is authorised per object as s3:DeleteObject(Version)
+    return [(f"s3:{S3_ACTIONS.get(action, action)}", resource, {})]
+
+
+def contexts(request, resource: str) -> list[Context]:
+    """What AWS would authorise for this request."""
+    from moto.ec2.models import ec2_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    service, action = request._action.split(":", 1)
+    region, account = request._region, request.account_id
+
+    def arn(svc: str, rest: str, with_region: bool = True) -> str:
+        return f"arn:aws:{svc}:{region if with_region else ''}:{account}:{rest}"
+
+    if service == "s3":
+        return _s3(request, resource)
+    params = _params(request)
+    if service == "dynamodb":
+        if action == "ListTables":
+            return [(request._action, "*", {})]
+        tables = list(params.get("RequestItems", {})) if action == "BatchWriteItem" else []
+        name = params.get("TableName") or str(params.get("ResourceArn", "")).rsplit("/", 1)[-1]
+        return [(request._action, arn("dynamodb", f"table/{t}"), {}) for t in (tables or [name])]
+    if service == "rds":
+        ident = params.get("DBInstanceIdentifier") or str(params.get("ResourceName", "")).rsplit(":", 1)[-1]
+        if action == "DescribeDBInstances":
+            return [(request._action, arn("rds", f"db:{ident}") if ident else "*", {})]
+        found: list[Context] = [(request._action, arn("rds", f"db:{ident}"), {})]
+        if action == "CreateDBInstance":
+            found += [(request._action, arn("rds", f"{kind}:default"), {}) for kind in ("og", "pg", "subgrp")]
+            if str(params.get("ManageMasterUserPassword", "")).lower() == "true":
+                secret = arn("secretsmanager", "secret:rds!db-new")
+                found += [("secretsmanager:CreateSecret", secret, {}), ("secretsmanager:TagResource", secret, {})]
+                found += [("kms:DescribeKey", arn("kms", "key/aws-secretsmanager"), {})]
+        return found
+    if service == "ec2":
+        if action.startswith("Describe"):
+            return [(request._action, "*", {})]
+        backend = ec2_backends[account][region]
+        if action == "CreateSecurityGroup":
+            tags = _query_tags(params, "TagSpecification")
+            values = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+            group = arn("ec2", "security-group/*")
+            found = [(request._action, arn("ec2", f"vpc/{params.get('VpcId', '*')}"), {})]
+            found.append((request._action, group, values))
+            if tags:
+                found.append(("ec2:CreateTags", group, {**values, "ec2:CreateAction": "CreateSecurityGroup"}))
+            return found
+        group_id = params.get("GroupId", "")
+        group = backend.get_security_group_from_id(group_id) if group_id else None
+        tags = {t["key"]: t["value"] for t in (group.get_tags() if group else [])}
+        values = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+        return [(request._action, arn("ec2", f"security-group/{group_id or '*'}"), values)]
+    if service == "secretsmanager":
+        if action == "ListSecrets":
+            return [(request._action, "*", {})]
+        backend = secretsmanager_backends[account][region]
+        secret_id = params.get("SecretId", "")
+        secret = backend.secrets.get(secret_id) if secret_id and backend._is_valid_identifier(secret_id) else None
+        target = (
+            secret.arn if secret else (secret_id if secret_id.startswith("arn:") else arn("secretsmanager", "secret:*"))
+        )
+        tags = {t["Key"]: t["Value"] for t in (secret.tags or [])} if secret else {}
+        values = {f"{p}:ResourceTag/{k}": v for k, v in tags.items() for p in ("aws", "secretsmanager")}
+        return [(request._action, target, values)]
+    if service == "iam" and action == "CreateServiceLinkedRole":
+        return [
+            (
+                request._action,
+                arn("iam", "role/aws-service-role/*", False),
+                {"iam:AWSServiceName": params.get("AWSServiceName", "")},
+            )
+        ]
+    return [(request._action, resource, {})]
+
+
+# --------------------------------------------------------------------------- installing
+
+
+def install(enforced: bool = False) -> None:
+    """Replace moto's authorisation decision (signatures stay moto's); switch enforcement."""
+    from moto.iam import access_control
+
+    original = access_control.IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(self, resource: str) -> None:
+        if not STATE["enforce"]:
+            return original(self, resource)
+        if self._action == "sts:GetCallerIdentity":
+            return None  # AWS allows it to everyone, whatever the policies say
+        policies = self._access_key.collect_policies()
+        for action, target, values in contexts(self, resource):
+            if decide(policies, action, target, values) != "allow":
+                self._action = action  # the error names the action that was refused
+                self._raise_access_denied()
+        return None
+
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    original_authenticate = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate(self, iam_request_cls: type, resource: str = "*") -> None:
+        # A presigned link carries its key in the query string, not an Authorization header, which
+        # moto's check requires. Authorise it by its signer's policies, as S3 does; its expiry is
+        # checked by aws_lifecycle, and its signature is not checked here.
+        query = getattr(self, "querystring", {}) or {}
+        signer = (query.get("X-Amz-Credential") or query.get("AWSAccessKeyId") or [""])[0].split("/")[0]
+        if not (STATE["enforce"] and signer and "Authorization" not in self.headers):
+            return original_authenticate(self, iam_request_cls, resource)
+        from moto.s3.exceptions import S3AccessDeniedError
+
+        try:
+            key = access_control.IAMUserAccessKey(
+                account_id=self.current_account, partition="aws", access_key_id=signer, headers={}
+            )
+        except access_control.CreateAccessKeyFailure as exc:
+            raise S3AccessDeniedError() from exc
+        action = self._get_action() if hasattr(self, "_get_action") else ""
+        action = f"s3:{S3_ACTIONS.get(action, action)}"
+        if decide(key.collect_policies(), action, resource, {}) != "allow":
+            raise S3AccessDeniedError()
+        return None
+
+    if not getattr(access_control.IAMRequestBase.check_action_permitted, "tutorial", False):
+        check_action_permitted.tutorial = True  # type: ignore[attr-defined]
+        access_control.IAMRequestBase.check_action_permitted = check_action_permitted
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate
+    enforce(enforced)
+
+
+def control(environ, start_response) -> list[bytes]:
+    """``GET``/``POST /moto-api/tutorial/iam``: read or switch enforcement on a running emulator."""
+    if environ.get("REQUEST_METHOD") == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        wanted = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        enforce(bool(wanted.get("enforce")))
+    body = json.dumps(STATE).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
