@@ -22,13 +22,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from benchmarks.cases import Timing, log
 
 CSV_FILES = {"csv/file1.csv": "name,age\nabe,31\nbea,5\n", "csv/file2.csv": "name,age\ncory,50\ndana,100\n"}
 
 
-def _participant(settings, prefix: str) -> str:
-    """One participant's lessons 01-04; returns "" or what went wrong."""
+def _participant(settings, prefix: str, keys: tuple[str, str]) -> str:
+    """One participant's lessons 01-04, with their own keys; returns "" or what went wrong."""
     import boto3
     import psycopg2
 
@@ -36,7 +38,10 @@ def _participant(settings, prefix: str) -> str:
     from helpers.names import Names
 
     mine = dataclasses.replace(settings, prefix=prefix)
-    session = boto3.session.Session(region_name=settings.region)
+    session = boto3.session.Session(
+        region_name=settings.region, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+    )
+    clients = cleanup.Clients(mine, factory=lambda service, region: session.client(service, region_name=region))
     account = session.client("sts").get_caller_identity()["Account"]
     names = Names(prefix=prefix, account_id=account, region=settings.region)
     tags = names.tags()
@@ -76,7 +81,10 @@ def _participant(settings, prefix: str) -> str:
             rds=rds_client,
             log=lambda _: None,
         )
-        conn = psycopg2.connect(**rds.connection_params(names.db_instance, mine))
+        params = rds.connection_params(
+            names.db_instance, mine, rds=rds_client, secretsmanager=session.client("secretsmanager")
+        )
+        conn = psycopg2.connect(**params)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("DROP TABLE IF EXISTS people")
@@ -118,12 +126,22 @@ def _participant(settings, prefix: str) -> str:
             return "03: the conditional write overwrote an item"
         except ddb.exceptions.ConditionalCheckFailedException:
             pass
+        # Isolation, enforced: another participant's table is refused (whether it exists yet or not).
+        other = "room-00-users" if prefix != "room-00" else "room-99-users"
+        try:
+            ddb.describe_table(TableName=other)
+            return f"isolation: {prefix} could describe {other}"
+        except ddb.exceptions.ResourceNotFoundException:
+            return f"isolation: {prefix} was told {other} does not exist, not refused (is IAM enforced?)"
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"AccessDeniedException", "403"}:
+                raise
         # Isolation: the participant's own listing shows only their own resources.
-        seen = cleanup.find(mine, log=lambda _: None)
+        seen = cleanup.find(mine, log=lambda _: None, clients=clients)
         if any(r.participant != prefix for r in seen) or len(seen) < 5:
             return f"collision: {prefix} sees {[(r.participant, r.name) for r in seen]}"
         # 04: cleanup of their own prefix
-        left = cleanup.clean(mine, yes=True, log=lambda _: None)
+        left = cleanup.clean(mine, yes=True, log=lambda _: None, clients=clients)
         if left:
             return f"04: left {[r.name for r in left]}"
         return ""
@@ -141,37 +159,71 @@ def _peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def _control(url: str, path: str, body: dict) -> None:
+    import json
+
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - the local emulator
+        pass
+
+
 def room_cases(settings, participants: int) -> list[Timing]:
-    """Run the room once and report it as timings (plus a memory figure in the note)."""
-    from helpers import cleanup
-    from helpers.local import stack
-    from helpers.settings import new_prefix
+    """Run the room once and report it as timings (plus failures and memory in the note).
+
+    Each participant holds only the participant policy, and the emulator authorises like AWS
+    (helpers/local/iam_enforcement.py): the instructor's `workshop create` makes the users with
+    enforcement off, then it is switched on for the room, and off again for the sweep.
+    """
+    import tempfile
+
+    import boto3
+
+    from helpers import cleanup, workshop
+    from helpers.local import iam_enforcement, stack
 
     stack.down(settings)  # a fresh emulator, so its peak memory is the room's
     stack.up(settings)
     stack.apply_local_env(settings)
-    prefixes = [new_prefix("room-") for _ in range(participants)]
-    log(f"  room: {participants} participants doing lessons 01-04 at once ...")
+    prefixes = [f"room-{i:02d}" for i in range(1, participants + 1)]
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    with tempfile.TemporaryDirectory() as tmp:
+        original = workshop.Workshop.folder
+        workshop.Workshop.folder = staticmethod(lambda s: Path(tmp))
+        try:
+            workshop.create(settings, boto3.client("iam"), account, prefixes, yes=True, log=lambda _: None)
+            keys = {}
+            for prefix in prefixes:
+                lines = (Path(tmp) / f"{prefix}.env").read_text().splitlines()
+                env = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+                keys[prefix] = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+            record = workshop.Workshop.load(settings)
+        finally:
+            workshop.Workshop.folder = original
+    log(f"  room: {participants} participants doing lessons 01-04 at once, each under their own policy ...")
+    _control(settings.moto_url, iam_enforcement.CONTROL_PATH, {"enforce": True})
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=participants) as pool:
-        problems = list(pool.map(lambda p: _participant(settings, p), prefixes))
-    wall = time.perf_counter() - start
+    try:
+        with ThreadPoolExecutor(max_workers=participants) as pool:
+            problems = list(pool.map(lambda p: _participant(settings, p, keys[p]), prefixes))
+    finally:
+        wall = time.perf_counter() - start
+        _control(settings.moto_url, iam_enforcement.CONTROL_PATH, {"enforce": False})
     failures = [(p, why) for p, why in zip(prefixes, problems, strict=True) if why]
     sweep_left = cleanup.clean(settings, yes=True, participants=prefixes, log=lambda _: None)
+    if record is not None:
+        workshop.delete_users(boto3.client("iam"), record, yes=True, log=lambda _: None)
     peak = _peak_rss_mib(stack.moto_pid(settings) or 0)
     for prefix, why in failures[:5]:
         log(f"    FAILED {prefix}: {why.splitlines()[0]}")
     log(
         f"    {wall:7.2f} s wall, {len(failures)} failure(s), sweep left {len(sweep_left)}, "
-        f"emulator peak {peak:.0f} MiB"
-        if peak
-        else f"    {wall:7.2f} s wall, {len(failures)} failure(s)"
+        f"emulator peak {peak or 0:.0f} MiB"
     )
-    note = f"{len(failures)} failures; sweep left {len(sweep_left)}; emulator peak {peak or 0:.0f} MiB"
+    note = f"{len(failures)} failures; sweep left {len(sweep_left)}; emulator peak {peak or 0:.0f} MiB; own policies"
     return [
         Timing(
             f"Workshop room: {participants} participants at once",
-            "lessons 01-04 per participant (threads, one stack)",
+            "lessons 01-04 per participant (threads, one stack, own policies)",
             participants,
             "participants",
             wall,

@@ -138,8 +138,8 @@ def wait_until_available(
     return db
 
 
-def master_secret(db: dict, settings: Settings) -> dict:
-    """Username and password from the secret RDS manages for this instance."""
+def master_secret(db: dict, settings: Settings, secretsmanager=None) -> dict:
+    """Username and password from the secret RDS manages for this instance (``secretsmanager``: a client to use)."""
     from helpers.aws import client
 
     arn = (db.get("MasterUserSecret") or {}).get("SecretArn")
@@ -148,13 +148,17 @@ def master_secret(db: dict, settings: Settings) -> dict:
             f"DB instance {db['DBInstanceIdentifier']} has no managed master secret.",
             "Create it with ManageMasterUserPassword=True, as lesson 02 does.",
         )
-    value = client("secretsmanager", settings).get_secret_value(SecretId=arn)
+    value = (secretsmanager or client("secretsmanager", settings)).get_secret_value(SecretId=arn)
     return json.loads(value["SecretString"])
 
 
-def connection_params(instance_id: str, settings: Settings) -> dict:
-    """Keyword arguments for ``psycopg2.connect(**params)`` for this DB instance."""
-    db = describe(instance_id, settings)
+def connection_params(instance_id: str, settings: Settings, *, rds=None, secretsmanager=None) -> dict:
+    """Keyword arguments for ``psycopg2.connect(**params)`` for this DB instance.
+
+    ``rds`` and ``secretsmanager`` are clients to use instead of the default session's (a
+    workshop rehearsal runs several participants, each with their own keys, in one process).
+    """
+    db = describe(instance_id, settings, rds)
     if db is None:
         raise TutorialError(f"DB instance {instance_id} does not exist.", "Run lesson 02's create cell first.")
     if db["DBInstanceStatus"] != "available" or "Endpoint" not in db:
@@ -164,7 +168,7 @@ def connection_params(instance_id: str, settings: Settings) -> dict:
             f"DB instance {instance_id} is {db['DBInstanceStatus']!r}, not 'available': it takes no connections yet.",
             "Wait for it first: helpers.rds.wait_until_available(...) (lesson 02's waiting cell).",
         )
-    secret = master_secret(db, settings)
+    secret = master_secret(db, settings, secretsmanager)
     dbname = db.get("DBName") or "postgres"
     if not settings.is_local:
         return {

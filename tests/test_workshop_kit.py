@@ -16,8 +16,9 @@ moto.iam.access_control (5.2) and pinned down by the tests below:
 * a Condition whose keys the request does not supply counts as an explicit deny;
 * outside S3 and STS the refusal comes in IAM's XML shape, so a JSON service's client sees "403"
   where AWS says AccessDeniedException.
-So cross-participant isolation can be proven here for S3 only; for the other services the
-policy is checked by the linter (parliament) and by AWS itself in `make test-aws`.
+So moto alone proves cross-participant isolation for S3 only. The launcher's
+helpers/local/iam_enforcement.py decides the way AWS does for the calls of the series;
+tests/test_workshop_rehearsal.py runs the whole series under the policy with it.
 """
 
 from __future__ import annotations
