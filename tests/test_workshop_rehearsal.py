@@ -45,6 +45,7 @@ def switch(url: str, on: bool) -> dict:
 def seats(local_stack, emulator, tmp_path_factory):
     """Two participants created by the kit (enforcement off, as an administrator), their keys."""
     folder = tmp_path_factory.mktemp("workshop")
+    before = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = emulator
     try:
         settings = load_settings()
@@ -61,7 +62,10 @@ def seats(local_stack, emulator, tmp_path_factory):
         workshop.Workshop.folder = original
     finally:
         switch(emulator, False)
-        os.environ.pop("AWS_ENDPOINT_URL", None)
+        if before is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = before  # the session's own emulator, for the tests after these
 
 
 def as_participant(keys: tuple[str, str], url: str, service: str):
