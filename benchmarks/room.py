@@ -191,11 +191,7 @@ def room_cases(settings, participants: int) -> list[Timing]:
         workshop.Workshop.folder = staticmethod(lambda s: Path(tmp))
         try:
             workshop.create(settings, boto3.client("iam"), account, prefixes, yes=True, log=lambda _: None)
-            keys = {}
-            for prefix in prefixes:
-                lines = (Path(tmp) / f"{prefix}.env").read_text().splitlines()
-                env = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-                keys[prefix] = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+            keys = {prefix: workshop.seat_keys(settings, prefix) for prefix in prefixes}
             record = workshop.Workshop.load(settings)
         finally:
             workshop.Workshop.folder = original

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from helpers.local.processes import free_port
 
-__all__ = ["create_postgres_instance", "free_port", "in_process_moto", "random_prefix"]
+__all__ = ["create_postgres_instance", "error_code", "free_port", "in_process_moto", "random_prefix"]
 
 
 def random_prefix() -> str:
@@ -45,3 +45,14 @@ def create_postgres_instance(rds, instance_id: str, **extra) -> dict:
         ManageMasterUserPassword=True,
         **extra,
     )["DBInstance"]
+
+
+def error_code(call) -> str | None:
+    """The AWS error code ``call()`` fails with, or None when it succeeds."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return None

@@ -29,8 +29,7 @@ import json
 import boto3
 import nbformat
 import pytest
-from botocore.exceptions import ClientError
-from support import in_process_moto
+from support import error_code, in_process_moto
 
 from helpers import cleanup, workshop
 from helpers.errors import TutorialError
@@ -166,14 +165,7 @@ def enforced(aws, moto_url):
 
     iam = client("iam", moto_url)
     workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True)
-    keys = {}
-    for prefix in ("ws-01", "ws-02"):
-        env = dict(
-            line.split("=", 1)
-            for line in (workshop.Workshop.folder(aws) / f"{prefix}.env").read_text().splitlines()
-            if "=" in line and not line.startswith("#")
-        )
-        keys[prefix] = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    keys = {prefix: workshop.seat_keys(aws, prefix) for prefix in ("ws-01", "ws-02")}
     before = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
     moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     try:
@@ -182,35 +174,29 @@ def enforced(aws, moto_url):
         moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = before
 
 
-def _code(call) -> str | None:
-    try:
-        call()
-    except ClientError as exc:
-        return exc.response["Error"]["Code"]
-    return None
-
-
 def test_a_participant_reaches_own_buckets_and_is_refused_on_another_participants(enforced, moto_url):
     s3_a = client("s3", moto_url, *enforced["ws-01"])
     mine, theirs = Names("ws-01", ACCOUNT, "us-east-1").bucket, Names("ws-02", ACCOUNT, "us-east-1").bucket
-    assert _code(lambda: s3_a.create_bucket(Bucket=mine)) is None
-    assert _code(lambda: s3_a.put_object(Bucket=mine, Key="test.txt", Body=b"hi")) is None
+    assert error_code(lambda: s3_a.create_bucket(Bucket=mine)) is None
+    assert error_code(lambda: s3_a.put_object(Bucket=mine, Key="test.txt", Body=b"hi")) is None
     s3_b = client("s3", moto_url, *enforced["ws-02"])
-    assert _code(lambda: s3_b.create_bucket(Bucket=theirs)) is None
-    assert _code(lambda: s3_a.get_object(Bucket=theirs, Key="test.txt")) == "AccessDenied"
-    assert _code(lambda: s3_a.put_object(Bucket=theirs, Key="x", Body=b"x")) == "AccessDenied"
-    assert _code(lambda: s3_a.delete_bucket(Bucket=theirs)) == "AccessDenied"
-    assert _code(lambda: s3_a.create_bucket(Bucket="someone-elses-bucket")) == "AccessDenied"
+    assert error_code(lambda: s3_b.create_bucket(Bucket=theirs)) is None
+    assert error_code(lambda: s3_a.get_object(Bucket=theirs, Key="test.txt")) == "AccessDenied"
+    assert error_code(lambda: s3_a.put_object(Bucket=theirs, Key="x", Body=b"x")) == "AccessDenied"
+    assert error_code(lambda: s3_a.delete_bucket(Bucket=theirs)) == "AccessDenied"
+    assert error_code(lambda: s3_a.create_bucket(Bucket="someone-elses-bucket")) == "AccessDenied"
 
 
 def test_unknown_or_wrong_keys_are_refused(enforced, moto_url):
     key, secret = enforced["ws-01"]
-    assert _code(lambda: client("sts", moto_url, "AKIAIOSFODNN7EXAMPLE", secret).get_caller_identity()) in {
+    assert error_code(lambda: client("sts", moto_url, "AKIAIOSFODNN7EXAMPLE", secret).get_caller_identity()) in {
         "InvalidClientTokenId",
         "InvalidAccessKeyId",
     }
-    assert _code(lambda: client("sts", moto_url, key, secret + "x").get_caller_identity()) == "SignatureDoesNotMatch"
-    assert _code(lambda: client("sts", moto_url, key, secret).get_caller_identity()) is None
+    assert (
+        error_code(lambda: client("sts", moto_url, key, secret + "x").get_caller_identity()) == "SignatureDoesNotMatch"
+    )
+    assert error_code(lambda: client("sts", moto_url, key, secret).get_caller_identity()) is None
 
 
 def test_what_moto_does_not_enforce_resource_scopes_outside_s3(enforced, moto_url):
@@ -225,8 +211,8 @@ def test_what_moto_does_not_enforce_resource_scopes_outside_s3(enforced, moto_ur
     }
     # AWS would answer AccessDeniedException; moto sends IAM's XML error to a JSON client, so
     # botocore can only read the HTTP status.
-    assert _code(lambda: ddb.create_table(**own_table)) in {"AccessDeniedException", "403"}
-    assert _code(lambda: ddb.list_tables()) is None  # a Resource "*" statement does apply
+    assert error_code(lambda: ddb.create_table(**own_table)) in {"AccessDeniedException", "403"}
+    assert error_code(lambda: ddb.list_tables()) is None  # a Resource "*" statement does apply
 
 
 # --------------------------------------------------------------------------- prepare, status, sweep

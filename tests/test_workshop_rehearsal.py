@@ -11,8 +11,7 @@ import urllib.request
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
-from support import free_port
+from support import error_code, free_port
 
 from helpers import cleanup, workshop
 from helpers.local import iam_enforcement, stack
@@ -53,11 +52,7 @@ def seats(local_stack, emulator, tmp_path_factory):
         workshop.Workshop.folder = staticmethod(lambda s: folder)
         iam = boto3.client("iam", endpoint_url=emulator, region_name=settings.region)
         workshop.create(settings, iam, "123456789012", PARTICIPANTS, yes=True, log=lambda _: None)
-        keys = {}
-        for prefix in PARTICIPANTS:
-            lines = (folder / f"{prefix}.env").read_text().splitlines()
-            env = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-            keys[prefix] = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+        keys = {prefix: workshop.seat_keys(settings, prefix) for prefix in PARTICIPANTS}
         yield settings, keys
         workshop.Workshop.folder = original
     finally:
@@ -100,14 +95,6 @@ def test_the_whole_series_passes_as_a_participant_holding_only_the_policy(seats,
         boto3.DEFAULT_SESSION = None
 
 
-def _code(call) -> str | None:
-    try:
-        call()
-    except ClientError as exc:
-        return exc.response["Error"]["Code"]
-    return None
-
-
 def test_a_participant_is_refused_on_another_participants_resources(seats, emulator):
     settings, keys = seats
     ec2_b, rds_b, ddb_b = (as_participant(keys["ws-02"], emulator, s) for s in ("ec2", "rds", "dynamodb"))
@@ -135,23 +122,23 @@ def test_a_participant_is_refused_on_another_participants_resources(seats, emula
             as_participant(keys["ws-01"], emulator, s) for s in ("ec2", "rds", "dynamodb", "secretsmanager")
         )
         refused = {"AccessDenied", "AccessDeniedException", "403", "UnauthorizedOperation"}
-        assert _code(lambda: ddb_a.describe_table(TableName="ws-02-users")) in refused
-        assert _code(lambda: ddb_a.delete_table(TableName="ws-02-users")) in refused
-        assert _code(lambda: ddb_a.put_item(TableName="ws-02-users", Item={"id": {"N": "1"}})) in refused
-        assert _code(lambda: ec2_a.delete_security_group(GroupId=group)) in refused
+        assert error_code(lambda: ddb_a.describe_table(TableName="ws-02-users")) in refused
+        assert error_code(lambda: ddb_a.delete_table(TableName="ws-02-users")) in refused
+        assert error_code(lambda: ddb_a.put_item(TableName="ws-02-users", Item={"id": {"N": "1"}})) in refused
+        assert error_code(lambda: ec2_a.delete_security_group(GroupId=group)) in refused
         assert (
-            _code(lambda: rds_a.delete_db_instance(DBInstanceIdentifier="ws-02-postgres", SkipFinalSnapshot=True))
+            error_code(lambda: rds_a.delete_db_instance(DBInstanceIdentifier="ws-02-postgres", SkipFinalSnapshot=True))
             in refused
         )
         secret = instance["MasterUserSecret"]["SecretArn"]
-        assert _code(lambda: sm_a.get_secret_value(SecretId=secret)) in refused
+        assert error_code(lambda: sm_a.get_secret_value(SecretId=secret)) in refused
         # ...and impersonating someone else's tag does not open a door either
         a_tags = [
             {"Key": "tutorial", "Value": "aws-storage-for-data-science"},
             {"Key": "participant", "Value": "ws-02"},
         ]
         assert (
-            _code(
+            error_code(
                 lambda: ec2_a.create_security_group(
                     GroupName="ws-01-x",
                     Description="x",
@@ -162,9 +149,11 @@ def test_a_participant_is_refused_on_another_participants_resources(seats, emula
             in refused
         )
         # while the owner reaches all of it
-        assert _code(lambda: ddb_b.describe_table(TableName="ws-02-users")) is None
+        assert error_code(lambda: ddb_b.describe_table(TableName="ws-02-users")) is None
         assert (
-            _code(lambda: as_participant(keys["ws-02"], emulator, "secretsmanager").get_secret_value(SecretId=secret))
+            error_code(
+                lambda: as_participant(keys["ws-02"], emulator, "secretsmanager").get_secret_value(SecretId=secret)
+            )
             is None
         )
     finally:

@@ -230,6 +230,14 @@ def create(
     return record
 
 
+def seat_keys(settings: Settings, prefix: str) -> tuple[str, str]:
+    """(access key id, secret) from the participant's ``.env`` that `create` wrote (for rehearsals)."""
+    from dotenv import dotenv_values
+
+    values = dotenv_values(Workshop.folder(settings) / f"{prefix}.env")
+    return values["AWS_ACCESS_KEY_ID"] or "", values["AWS_SECRET_ACCESS_KEY"] or ""
+
+
 # --------------------------------------------------------------------------- prepare
 
 
