@@ -40,12 +40,15 @@ def poll_interval(settings: Settings) -> float:
     return LOCAL_POLL if settings.is_local else AWS_POLL
 
 
-def _local_dbname(instance_id: str, dbname: str) -> str:
-    return f"{dbname}__{instance_id}".replace("-", "_")[:63]
+def _local_name(instance_id: str, name: str) -> str:
+    """A database or role name on the shared local server: ``name`` of this instance (see above).
+
+    One naming for both, so that one suffix, ``__<instance id>``, finds every stand-in of an
+    instance when it is deleted (:func:`drop_local_database`)."""
+    return f"{name}__{instance_id}".replace("-", "_")[:63]
 
 
-def _local_role(instance_id: str, user: str) -> str:
-    return f"{user}__{instance_id}".replace("-", "_")[:63]
+_local_dbname = _local_role = _local_name
 
 
 # The statuses an instance never leaves by itself: waiting for "available" from them is pointless.
@@ -218,10 +221,19 @@ def provision(settings: Settings, user: str, password: str, dbname: str) -> None
 
 
 def drop_local_database(instance_id: str, settings: Settings) -> list[str]:
-    """Drop the local stand-in databases of a deleted instance (its data goes, as on RDS).
+    """Drop the local stand-ins of a deleted instance, its databases and its roles; return their names.
 
-    Whatever the instance's DBName was (``my_database`` in lesson 02, ``bulk`` in lesson 05),
-    its stand-ins all end in ``__<instance id>``: see :func:`_local_dbname`. Returns their names.
+    RDS takes the data and the master user with the instance
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html), so the
+    stand-ins go too. On a shared ``DATABASE_URL`` server (CI's, a workshop's) a role left behind
+    would stay there for good, one per instance and run.
+
+    Whatever the instance's DBName and MasterUsername were (``my_database`` and ``postgres`` in
+    lesson 02, ``bulk`` and ``bulk_admin`` in lesson 05), their stand-ins all end in
+    ``__<instance id>``: see :func:`_local_name`. The databases go first
+    (with them, everything the role owned inside them); then, in each other database where the role
+    still owns objects or holds privileges (``pg_shdepend``), ``DROP OWNED BY`` removes those, and
+    the role is dropped.
     """
     from psycopg2 import sql
 
@@ -229,18 +241,47 @@ def drop_local_database(instance_id: str, settings: Settings) -> list[str]:
 
     if not settings.is_local:
         return []
-    suffix = _local_dbname(instance_id, "")
+    suffix = _local_name(instance_id, "")
     conn = postgres.admin_connect(settings)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT datname FROM pg_database WHERE right(datname, %s) = %s", (len(suffix), suffix))
-            dropped = sorted(row[0] for row in cur.fetchall())
-            for name in dropped:
+            databases = sorted(row[0] for row in cur.fetchall())
+            for name in databases:
                 cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-            return dropped
+            cur.execute("SELECT rolname FROM pg_roles WHERE right(rolname, %s) = %s", (len(suffix), suffix))
+            roles = sorted(row[0] for row in cur.fetchall())
+            for role in roles:
+                _drop_owned_elsewhere(settings, cur, role)
+                cur.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+            return databases + roles
     finally:
         conn.close()
+
+
+def _drop_owned_elsewhere(settings: Settings, cur, role: str) -> None:
+    """``DROP OWNED BY role`` in every other database where it still owns something or holds a
+    privilege: DROP OWNED acts on the current database only, and DROP ROLE refuses while any remain
+    (https://www.postgresql.org/docs/current/role-removal.html)."""
+    from psycopg2 import sql
+
+    from helpers.local import postgres
+
+    cur.execute(
+        "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+        "WHERE s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s) AND d.datname <> current_database()",
+        (role,),
+    )
+    for (dbname,) in cur.fetchall():
+        other = postgres.admin_connect(settings, dbname=dbname)
+        other.autocommit = True
+        try:
+            with other.cursor() as other_cur:
+                other_cur.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        finally:
+            other.close()
 
 
 def wait_until_deleted(
@@ -253,10 +294,13 @@ def wait_until_deleted(
     log: Log = print,
 ) -> None:
     """Wait until the instance is gone, printing each status (``deleting``) on the way; on the local
-    backend, drop its stand-in database too, as RDS takes the data with it."""
+    backend, drop its stand-in database and role too, as RDS takes the data and the master user with it."""
     watch(instance_id, settings, lambda db: db is None, timeout=timeout, poll=poll, rds=rds, log=log)
+    import psycopg2
+
     try:
         drop_local_database(instance_id, settings)
-    except TutorialError as exc:  # the instance is gone; its stand-in is a local matter
-        log(f"note: could not drop the local stand-in database of {instance_id}: {exc.problem}")
+    except (TutorialError, psycopg2.Error) as exc:  # the instance is gone; its stand-in is a local matter
+        problem = exc.problem if isinstance(exc, TutorialError) else str(exc).strip().splitlines()[0]
+        log(f"note: could not drop the local stand-in database and role of {instance_id}: {problem}")
     log(f"{instance_id}: deleted")

@@ -151,7 +151,9 @@ def test_a_deleted_instance_takes_all_its_stand_in_databases(local_stack):
     assert params["dbname"].startswith("bulk__")
     client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
     rds.wait_until_deleted(instance_id, local_stack, poll=0.2)
-    with pytest.raises(psycopg2.OperationalError, match="does not exist"):
+    # the database is gone, and so is the role (PostgreSQL says so as a failed password for a
+    # role it does not know, on a server that checks passwords)
+    with pytest.raises(psycopg2.OperationalError, match="does not exist|password authentication failed"):
         psycopg2.connect(**params)
 
 
@@ -168,3 +170,86 @@ def test_waiting_gives_up_with_a_clear_message_and_no_hang(local_stack):
         rds.wait_until_available(instance_id, local_stack)
         client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
         rds.wait_until_deleted(instance_id, local_stack)
+
+
+# --------------------------------------------------------------------------- stand-ins on a shared server
+
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # CI's PostgreSQL server (.ci/run starts it)
+
+
+@pytest.fixture(params=["configured", "DATABASE_URL server"])
+def pg_settings(request, local_stack):
+    """The stack's settings as configured (the embedded PostgreSQL, unless DATABASE_URL is set), and
+    pointed at the PostgreSQL server CI uses, a server that outlives every run."""
+    if request.param == "configured":
+        return local_stack
+    try:
+        psycopg2.connect(SERVER_URL, connect_timeout=3).close()
+    except psycopg2.OperationalError:
+        pytest.skip(f"no PostgreSQL server at {SERVER_URL} (.ci/run starts one)")
+    return replace(local_stack, database_url=SERVER_URL)
+
+
+def _on_server(settings, query: str, *args) -> list:
+    from helpers.local import postgres
+
+    conn = postgres.admin_connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            return [row[0] for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_a_deleted_instance_leaves_neither_its_database_nor_its_role(pg_settings):
+    """RDS takes the data and the master user with the instance; the stand-ins go too, even where the
+    role owns something in another database of the server, so that roles never pile up on a server
+    that many runs share."""
+    from psycopg2 import sql
+
+    from helpers.local import postgres
+
+    instance_id = f"{pg_settings.prefix}-roles"
+    client = boto3.client("rds", region_name=pg_settings.region)
+    client.create_db_instance(  # as lesson 05 makes its instance: another database and master user
+        DBInstanceIdentifier=instance_id,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        DBName="bulk",
+        MasterUsername="bulk_admin",
+        ManageMasterUserPassword=True,
+        BackupRetentionPeriod=0,
+    )
+    elsewhere = f"{pg_settings.prefix}_elsewhere".replace("-", "_")
+    admin = postgres.admin_connect(pg_settings)
+    admin.autocommit = True
+    try:
+        rds.wait_until_available(instance_id, pg_settings, poll=0.2)
+        params = rds.connection_params(instance_id, pg_settings)
+        role, database = params["user"], params["dbname"]
+        assert role.startswith("bulk_admin__") and database.startswith("bulk__")
+        with psycopg2.connect(**params) as conn, conn.cursor() as cur:  # the learner's own table
+            cur.execute("CREATE TABLE IF NOT EXISTS users (id integer PRIMARY KEY)")
+        conn.close()
+        with admin.cursor() as cur:  # and something the role owns in another database of the server
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(elsewhere)))
+        other = postgres.admin_connect(pg_settings, dbname=elsewhere)
+        with other, other.cursor() as cur:
+            cur.execute("CREATE TABLE left_behind (id integer)")
+            cur.execute(sql.SQL("ALTER TABLE left_behind OWNER TO {}").format(sql.Identifier(role)))
+        other.close()
+
+        client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+        rds.wait_until_deleted(instance_id, pg_settings, poll=0.2)
+
+        assert _on_server(pg_settings, "SELECT datname FROM pg_database WHERE datname = %s", database) == []
+        assert _on_server(pg_settings, "SELECT rolname FROM pg_roles WHERE rolname = %s", role) == []
+    finally:
+        if rds.describe(instance_id, pg_settings, client) is not None:
+            client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+            rds.wait_until_deleted(instance_id, pg_settings, poll=0.2)
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(elsewhere)))
+        admin.close()
