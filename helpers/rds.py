@@ -48,9 +48,6 @@ def _local_name(instance_id: str, name: str) -> str:
     return f"{name}__{instance_id}".replace("-", "_")[:63]
 
 
-_local_dbname = _local_role = _local_name
-
-
 # The statuses an instance never leaves by itself: waiting for "available" from them is pointless.
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html
 STUCK = {"failed", "incompatible-parameters", "incompatible-network", "incompatible-restore", "storage-full"}
@@ -186,8 +183,8 @@ def connection_params(instance_id: str, settings: Settings, *, rds=None, secrets
     from helpers.local import postgres
 
     target = postgres.pg_target(settings)
-    local_db = _local_dbname(instance_id, dbname)
-    local_user = _local_role(instance_id, db.get("MasterUsername") or secret["username"])
+    local_db = _local_name(instance_id, dbname)
+    local_user = _local_name(instance_id, db.get("MasterUsername") or secret["username"])
     provision(settings, local_user, secret["password"], local_db)
     return {
         "host": target.host,
