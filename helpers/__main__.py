@@ -86,6 +86,11 @@ def cmd_env(args: argparse.Namespace) -> int:
     ``eval "$(python -m helpers env)"`` on the local backend left in this shell, so
     the same eval switches a terminal to AWS. Nothing is unset behind the learner's
     back: the lines are printed for them to run.
+
+    On the local backend it also defines a shell function ``aws`` (bash and zsh) that
+    passes ``--endpoint-url`` to the few commands AWS CLI v1 would otherwise send to a
+    fixed AWS host whatever the environment says, ``aws rds ...`` among them (see
+    stack.aws_cli_shell_function); the aws backend's lines remove it again.
     """
     from helpers.local import postgres, stack
     from helpers.settings import LocalLeftoversError
@@ -97,6 +102,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         print('# Undo them with:  eval "$(python -m helpers env)"')
         if exc.in_environment:
             print("unset " + " ".join(exc.in_environment))
+        print(stack.aws_cli_shell_function_undo())
         if exc.in_env_file:
             print(f"# and delete from .env: {', '.join(exc.in_env_file)}")
         return 0
@@ -113,6 +119,8 @@ def cmd_env(args: argparse.Namespace) -> int:
         else:
             print(f"unset {key}")
     print("unset AWS_PROFILE")
+    print("# AWS CLI v1 ignores these endpoints for rds (and sqs, emr, docdb, neptune, health):")
+    print(stack.aws_cli_shell_function())
     return 0
 
 

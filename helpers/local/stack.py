@@ -304,6 +304,93 @@ def _service_endpoint_vars(settings: Settings) -> list[tuple[str, str]]:
     return [(f"{ENDPOINT_VAR}_{by_service[s]}", url) for s, url in settings.service_endpoints]
 
 
+# AWS CLI v1 sends these commands to a fixed AWS host in some regions (rds, docdb and neptune
+# to https://rds.amazonaws.com in us-east-1; sqs, emr and health in most regions) and then
+# honours only --endpoint-url, never AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE>: see
+# SSL_COMMON_NAMES in awscli/customizations/overridesslcommonname.py (tests/test_terminal.py
+# checks this table against the installed CLI). Command -> its AWS_ENDPOINT_URL_<SERVICE> suffix,
+# the service id in capitals (https://docs.aws.amazon.com/sdkref/latest/guide/ss-endpoints-table.html).
+CLI_FIXED_ENDPOINT_COMMANDS = {
+    "rds": "RDS",
+    "docdb": "DOCDB",
+    "neptune": "NEPTUNE",
+    "sqs": "SQS",
+    "emr": "EMR",
+    "health": "HEALTH",
+}
+# Global options of the AWS CLI that take a value, so the word after them is not the command
+# (https://docs.aws.amazon.com/cli/v1/userguide/cli-configure-options.html).
+CLI_GLOBAL_OPTIONS_WITH_VALUE = (
+    "--region",
+    "--profile",
+    "--output",
+    "--query",
+    "--color",
+    "--ca-bundle",
+    "--cli-read-timeout",
+    "--cli-connect-timeout",
+    "--cli-binary-format",
+)
+SHELL_FUNCTION_MARK = "__tutorial_endpoint"  # a local variable only our `aws` function has
+
+
+def aws_cli_shell_function() -> str:
+    """A bash/zsh function ``aws`` that gives the CLI the endpoint this shell already points at.
+
+    Why a function and not another variable: for the commands in
+    CLI_FIXED_ENDPOINT_COMMANDS, AWS CLI v1 overrides every endpoint variable with a real
+    AWS host, so ``aws rds describe-db-instances`` in a terminal prepared by
+    ``eval "$(python -m helpers env)"`` would leave the machine, signed with the dummy keys,
+    while the notebooks' boto3 reaches the emulator. Only ``--endpoint-url`` wins over that
+    override, so the function adds it, and only when: the command is one of those, the shell
+    has an endpoint for it (AWS_ENDPOINT_URL_<SERVICE> first, as botocore does, then
+    AWS_ENDPOINT_URL), and the command line has no ``--endpoint-url`` of its own. Every
+    other command (``aws s3 ...``, ``aws configure ...``) runs unchanged: the CLI honours
+    AWS_ENDPOINT_URL there. The endpoint is read when the command runs, so once the aws
+    backend's ``unset`` lines have run the function is a plain pass-through (and
+    :func:`aws_cli_shell_function_undo` removes it). ``function aws {`` rather than
+    ``aws() {`` so that an alias named aws cannot break the definition.
+    """
+    mark = SHELL_FUNCTION_MARK
+    skip = f"{mark}_skip"
+    arg = f"{mark}_arg"
+    routes = "\n".join(
+        f'            {command}) {mark}="${{AWS_ENDPOINT_URL_{suffix}:-${{AWS_ENDPOINT_URL:-}}}}"; break ;;'
+        for command, suffix in CLI_FIXED_ENDPOINT_COMMANDS.items()
+    )
+    return f"""function aws {{
+    local {mark}="" {skip}="" {arg}
+    for {arg} in "$@"; do
+        case "${arg}" in
+            --endpoint-url|--endpoint-url=*) command aws "$@"; return ;;
+        esac
+    done
+    for {arg} in "$@"; do
+        if [ -n "${skip}" ]; then {skip}=""; continue; fi
+        case "${arg}" in
+            {"|".join(CLI_GLOBAL_OPTIONS_WITH_VALUE)}) {skip}=1 ;;
+            -*) ;;
+{routes}
+            *) break ;;
+        esac
+    done
+    if [ -n "${mark}" ]; then
+        command aws --endpoint-url "${mark}" "$@"
+    else
+        command aws "$@"
+    fi
+}}"""
+
+
+def aws_cli_shell_function_undo() -> str:
+    """A shell line that removes :func:`aws_cli_shell_function` and nothing else.
+
+    Printed by ``python -m helpers env`` on the aws backend: a learner's own ``aws``
+    function (one without our mark) is left alone.
+    """
+    return f"if typeset -f aws 2>/dev/null | grep -q {SHELL_FUNCTION_MARK}; then unset -f aws; fi"
+
+
 def apply_local_env(settings: Settings) -> None:
     """Export local_aws_env into this process, remembering each previous value.
 
