@@ -62,6 +62,7 @@ class Verdict:
     def __init__(self) -> None:
         self.right: list[str] = []
         self.wrong: list[str] = []
+        self.notes: list[str] = []  # what the check met and set aside, said either way
 
     def expect(self, condition: bool, right: str, wrong: str) -> bool:
         (self.right if condition else self.wrong).append(right if condition else wrong)
@@ -75,11 +76,13 @@ class Verdict:
         return not self.wrong
 
     def text(self, success: str, hint: str) -> str:
+        notes = [f"  note: {line}" for line in self.notes]
         if self.ok:
-            return f"{RIGHT}: {success}"
+            return "\n".join([f"{RIGHT}: {success}", *notes])
         lines = [f"{NOT_YET}."]
         lines += [f"  right: {line}" for line in self.right]
         lines += [f"  wrong: {line}" for line in self.wrong]
+        lines += notes
         lines.append(f"Hint: {hint}")
         return "\n".join(lines)
 
@@ -388,35 +391,69 @@ def check_exact_decimals(table_name: str, item: dict, *, ns: dict) -> tuple[Verd
 
 
 @self_check(
-    "list_tables gives every name in the region; keep a name only when list_tags_of_resource (with "
-    "the table's ARN from describe_table) shows both of the series' tags for you: is_ours(name, tags)."
+    "list_tables gives every name in the region. Look only at names that start with your prefix and a "
+    "hyphen (another participant's tables refuse describe_table, AccessDeniedException: skip any that "
+    "refuses you), and keep a name only when list_tags_of_resource (with the ARN from describe_table) "
+    "shows both of the series' tags for you: is_ours(name, tags). A name alone proves nothing, and a "
+    "name written in by hand finds no table you did not know of."
 )
 def check_tables_found_by_tags(prefix: str, *, ns: dict) -> tuple[Verdict, str]:
-    """``my_tables`` names exactly the DynamoDB tables that carry the series' tags for ``prefix``."""
-    import boto3
+    """``my_tables`` names exactly the DynamoDB tables that carry the series' tags for ``prefix``.
 
-    from helpers.names import series_participant
+    Why only names starting with ``prefix-``: in a shared account, least privilege grants
+    DescribeTable and ListTagsOfResource on the participant's own ``<prefix>-*`` tables only
+    (policies/participant-policy.json), and AWS answers any other table with AccessDeniedException
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_dynamodb_specific-table.html).
+    A table of that shape that still refuses is not the learner's: it is set aside with a note.
+    """
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from helpers.cleanup import DENIED_CODES
+    from helpers.names import Names, series_participant
 
     mine = _need(ns, "my_tables", "make it the list of your tables' names")
     ddb = boto3.client("dynamodb")
-    ours = set()
+    ours, refused, untagged, others = set(), set(), set(), set()
     for page in ddb.get_paginator("list_tables").paginate():
         for name in page["TableNames"]:
+            if not name.startswith(prefix + "-"):
+                others.add(name)  # someone else's, or no one's: not ours to describe
+                continue
             try:
                 arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
                 tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
             except ddb.exceptions.ResourceNotFoundException:
                 continue  # deleted meanwhile
-            if series_participant(tags, name, scope={prefix}):
-                ours.add(name)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in DENIED_CODES:
+                    raise
+                refused.add(name)
+                continue
+            (ours if series_participant(tags, name, scope={prefix}) else untagged).add(name)
     given = set(mine)
     verdict = Verdict()
+    verdict.notes += [f"{name} refused you (AccessDeniedException): not yours, skipped" for name in sorted(refused)]
+    missing = ours - given
     verdict.expect(
-        ours <= given,
+        not missing,
         f"my_tables has {_names(ours)}" if ours else "no table of yours is missing",
-        f"my_tables lacks {_names(ours - given)}",
+        f"my_tables lacks {_names(missing)}, which carr{'ies' if len(missing) == 1 else 'y'} your tags too",
     )
-    if given - ours:
-        verdict.fail(f"my_tables also names {_names(given - ours)}, which do not carry your tags")
-    found = f"{len(ours)} table carries your tags: {_names(ours)}." if ours else "no table carries your tags."
+    lesson_03_table = Names(prefix=prefix, account_id="", region="").table
+    if missing and given == {lesson_03_table}:
+        verdict.fail(f"my_tables = [{lesson_03_table!r}] is lesson 03's table written in by hand, not a search")
+    for name in sorted(given - ours):
+        if name in untagged:
+            verdict.fail(
+                f"my_tables also names {name}: its name starts with {prefix}-, but it does not carry your tags"
+            )
+        elif name in refused:
+            verdict.fail(f"my_tables also names {name}, which refuses you (AccessDeniedException): it is not yours")
+        elif name in others:
+            verdict.fail(f"my_tables also names {name}, which is not yours: its name does not start with {prefix}-")
+        else:
+            verdict.fail(f"my_tables also names {name}, which is not a table in this region")
+    count = f"{len(ours)} table carries" if len(ours) == 1 else f"{len(ours)} tables carry"
+    found = f"{count} your tags: {_names(ours)}." if ours else "no table carries your tags."
     return verdict, found

@@ -58,12 +58,47 @@ CASES = {
 }
 
 
+# Prefixes that extend one another (a workshop of up to 200 has ws-10 and ws-100): "starts with the
+# prefix" must mean the prefix and a hyphen, or ws-10 claims ws-100's resources.
+LOOK_ALIKES = {
+    "ws-10's own table": ("ws-10", "ws-10-users", tags(participant="ws-10")),
+    "ws-100's own table, seen by ws-10": ("ws-10", "ws-100-users", tags(participant="ws-100")),
+    "ws-100's table carrying ws-10's tags": ("ws-10", "ws-100-users", tags(participant="ws-10")),
+    "ws-100's bucket carrying ws-10's tags": (
+        "ws-10",
+        Names("ws-100", "123456789012", "us-east-1").bucket,
+        tags(participant="ws-10"),
+    ),
+    "a name running on from the prefix, no hyphen": ("ws-10", "ws-10users", tags(participant="ws-10")),
+    "ws-100's own table": ("ws-100", "ws-100-users", tags(participant="ws-100")),
+    "ws-10's table carrying ws-100's tags": ("ws-100", "ws-10-users", tags(participant="ws-100")),
+}
+
+
+def tut_for(prefix: str) -> SimpleNamespace:
+    """What setup() hands the lesson, for participant ``prefix``."""
+    return SimpleNamespace(
+        tags=Names(prefix, "123456789012", "us-east-1").tags(), settings=SimpleNamespace(prefix=prefix)
+    )
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_lesson_and_the_owner_agree_on_what_is_ours(case):
     name, tag_list = CASES[case]
     lesson = lesson_definitions(tut=TUT)
     owner = series_participant(tag_list, name, {PREFIX}) is not None
     assert lesson["is_ours"](name, tag_list) == owner
+
+
+@pytest.mark.parametrize("case", list(LOOK_ALIKES))
+def test_the_lesson_and_the_owner_agree_on_prefixes_that_extend_one_another(case):
+    prefix, name, tag_list = LOOK_ALIKES[case]
+    lesson = lesson_definitions(tut=tut_for(prefix))
+    owner = series_participant(tag_list, name, {prefix}) is not None
+    assert lesson["is_ours"](name, tag_list) == owner
+    # and both give the right answer: the resource carries the prefix's tags and its name starts "<prefix>-"
+    participant = {t["Key"]: t["Value"] for t in tag_list}[PARTICIPANT_TAG_KEY]
+    assert owner == (participant == prefix and name.startswith(prefix + "-"))
 
 
 def test_the_cases_cover_both_answers():
