@@ -428,13 +428,15 @@ def _control(environ, start_response) -> list[bytes]:
 
 def wrap(app: Callable) -> Callable:
     """WSGI middleware: the control endpoints, expired links, and deletions that come due."""
-    from helpers.local import iam_enforcement
+    from helpers.local import aws_limits, iam_enforcement
 
     def middleware(environ, start_response):
         if environ.get("PATH_INFO") == CONTROL_PATH:
             return _control(environ, start_response)
         if environ.get("PATH_INFO") == iam_enforcement.CONTROL_PATH:
             return iam_enforcement.control(environ, start_response)
+        if environ.get("PATH_INFO") == aws_limits.CONTROL_PATH:
+            return aws_limits.control(environ, start_response)
         if CONFIG.enabled:
             tick()
             details = expired_presigned_request(environ.get("QUERY_STRING", ""))

@@ -1,9 +1,12 @@
 """Start moto's server as the local backend needs it: ``python -m helpers.local.moto_server -H HOST -p PORT``.
 
-Two additions to moto as shipped:
+Three additions to moto as shipped:
 
 * AWS's pace and refusals (helpers/local/aws_lifecycle.py), switched by ``TUTORIAL_AWS_LIFECYCLE``
   (on unless ``off``) and paced by ``TUTORIAL_AWS_LIFECYCLE_PACE`` in this process's environment;
+* AWS's quotas and the refusals moto lacks (helpers/local/aws_limits.py), switched by
+  ``TUTORIAL_AWS_LIMITS`` (on unless ``off``), with ``TUTORIAL_AWS_RDS_INSTANCE_QUOTA`` DB instances
+  per region (AWS: 40);
 * one speed fix, below.
 
 Why not ``python -m moto.server`` directly: on every request moto (5.2) asks
@@ -58,6 +61,18 @@ def lifecycle_from_env(environ: dict[str, str] | os._Environ = os.environ) -> tu
     return enabled, pace
 
 
+def limits_from_env(environ: dict[str, str] | os._Environ = os.environ) -> tuple[bool, int]:
+    """(enabled, DB instances per region) for aws_limits; the defaults when unset or unreadable."""
+    from helpers.local.aws_limits import RDS_DB_INSTANCES
+
+    enabled = environ.get("TUTORIAL_AWS_LIMITS", "on").strip().lower() not in {"0", "off", "false", "no"}
+    try:
+        quota = int(environ.get("TUTORIAL_AWS_RDS_INSTANCE_QUOTA", RDS_DB_INSTANCES))
+    except ValueError:
+        quota = RDS_DB_INSTANCES
+    return enabled, quota
+
+
 def serve_with_lifecycle(server_module) -> None:
     """Make ``server_module.main`` build its WSGI app behind the lifecycle middleware."""
     from helpers.local import aws_lifecycle
@@ -78,11 +93,12 @@ def serve_with_lifecycle(server_module) -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
-    from helpers.local import aws_lifecycle, iam_enforcement
+    from helpers.local import aws_lifecycle, aws_limits, iam_enforcement
 
     patch_moto()
     enabled, pace = lifecycle_from_env()
     aws_lifecycle.install(enabled, pace)
+    aws_limits.install(*limits_from_env())
     iam_enforcement.install(os.environ.get("TUTORIAL_AWS_IAM", "").strip().lower() == "enforce")
     serve_with_lifecycle(server)
     server.main(argv if argv is not None else sys.argv[1:])
