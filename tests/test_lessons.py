@@ -141,3 +141,81 @@ def test_every_sanitizer_section_is_one_nbval_reads():
     text = (NOTEBOOK_DIR.parent / "tests" / "sanitize.cfg").read_text()
     sections = re.findall(r"^\[.+\]$", text, flags=re.MULTILINE)
     assert len(get_sanitize_patterns(text)) == len(sections)
+
+
+def _create_db_instance_arguments(lesson: str) -> dict:
+    """The constant keyword arguments a lesson passes to create_db_instance (names and variables left out)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK_DIR / f"{lesson}.ipynb", as_version=4)
+    for cell in nb.cells:
+        for node in ast.walk(ast.parse(cell.source)) if cell.cell_type == "code" else []:
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "create_db_instance":
+                return {kw.arg: kw.value.value for kw in node.keywords if isinstance(kw.value, ast.Constant)}
+    raise AssertionError(f"{lesson} no longer calls create_db_instance")
+
+
+def test_lesson_05_creates_its_instance_as_lesson_02_does():
+    """Same engine, storage and password handling; left out, StorageType is gp3 on RDS
+    (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html), where the
+    lessons and the README say gp2. Only the initial database and the master user differ."""
+    from helpers.workshop import LESSON_02_DB
+
+    lesson_02 = _create_db_instance_arguments("02_rds_postgres")
+    lesson_05 = _create_db_instance_arguments("05_bulk_loading")
+    assert {"AllocatedStorage", "StorageType", "ManageMasterUserPassword"} <= set(lesson_05)
+    own = {"DBName", "MasterUsername"}
+    lesson_02["DBInstanceClass"] = LESSON_02_DB["DBInstanceClass"]  # lesson 02's is a parameter, defaulting to it
+    assert {k: v for k, v in lesson_05.items() if k not in own} == {
+        k: lesson_02.get(k) for k in lesson_05 if k not in own
+    }
+
+
+def test_lesson_03_waits_for_the_tags_of_a_new_table(monkeypatch, capsys):
+    """On AWS ListTagsOfResource is eventually consistent: right after CreateTable it may answer with
+    no tags (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TagResource.html).
+    The lesson's cell that shows the tags asks again, a bounded number of times."""
+    import time
+
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK_DIR / "03_dynamodb.ipynb", as_version=4)
+    [source] = [c.source for c in nb.cells if c.cell_type == "code" and "list_tags_of_resource" in c.source]
+    tags = [{"Key": "tutorial", "Value": "aws-storage-for-data-science"}, {"Key": "participant", "Value": "ws-01"}]
+
+    class LateTags:
+        """describe_table as AWS answers for an ACTIVE table; its tags show after `empty_answers` empty listings."""
+
+        def __init__(self, empty_answers: int) -> None:
+            self.empty_answers, self.listings = empty_answers, 0
+
+        def describe_table(self, TableName):
+            return {
+                "Table": {
+                    "TableName": TableName,
+                    "TableStatus": "ACTIVE",
+                    "TableArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{TableName}",
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "N"}],
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                }
+            }
+
+        def list_tags_of_resource(self, ResourceArn):
+            self.listings += 1
+            return {"Tags": [] if self.listings <= self.empty_answers else tags}
+
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    late = LateTags(empty_answers=2)
+    exec(source, {"dynamodb": late, "TABLE": "ws-01-users"})  # noqa: S102
+    assert "{'participant': 'ws-01', 'tutorial': 'aws-storage-for-data-science'}" in capsys.readouterr().out
+    assert late.listings == 3 and sum(slept) <= 5
+
+    never = LateTags(empty_answers=10**6)  # a table that really has no tags: the cell still ends, soon
+    slept.clear()
+    exec(source, {"dynamodb": never, "TABLE": "ws-01-users"})  # noqa: S102
+    assert "Tags          {}" in capsys.readouterr().out
+    assert never.listings <= 15 and sum(slept) <= 15
