@@ -69,7 +69,9 @@ def policy_chars(document: str | dict[str, Any]) -> int:
     """The size IAM counts for a policy document: its characters, white space not counted.
 
     A dict is counted as the JSON text boto3 would send for it (``json.dumps``); a string as given.
-    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html ("IAM does not count
+    white space"); GetAccountSummary gives the quotas "in non-whitespace characters"
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html).
     """
     text = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
     return len(_WHITESPACE.sub("", text))
