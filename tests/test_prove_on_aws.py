@@ -6,6 +6,9 @@ forget to clean up or crash halfway (made up below), and with the real lessons.
 
 from __future__ import annotations
 
+import json
+import re
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -136,3 +139,86 @@ def test_the_proof_policy_only_writes_to_the_proof_prefix_or_the_series_tag():
         scoped = all(any(mark in r for mark in marks) for r in resources)
         exempt = "Condition" in statement or statement["Sid"] == "SecurityGroupsInTheDefaultVpc"
         assert scoped or exempt, statement["Sid"]
+
+
+# --- the GitHub workflow's credentials and the role it assumes (README, "Proving the series on AWS")
+
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")  # an action at a full commit SHA
+DEFAULT_MAX_SESSION = (
+    3600  # a new role's MaxSessionDuration: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html
+)
+
+
+def _workflow_steps() -> list[dict]:
+    import yaml
+
+    from helpers.settings import REPO_ROOT
+
+    flow = yaml.safe_load((REPO_ROOT / ".github/workflows/aws-proof.yml").read_text())
+    return flow["jobs"]["prove"]["steps"]
+
+
+def _readme() -> str:
+    from helpers.settings import REPO_ROOT
+
+    return (REPO_ROOT / "README.md").read_text()
+
+
+def _requested_seconds(value) -> tuple[int, str | None]:
+    """(seconds asked for when no variable is set, the repository variable that may raise it)."""
+    if isinstance(value, int):
+        return value, None
+    found = re.fullmatch(r"\$\{\{\s*vars\.(\w+)\s*\|\|\s*'?(\d+)'?\s*\}\}", str(value).strip())
+    assert found, f"role-duration-seconds {value!r}: a number, or vars.NAME || number"
+    return int(found.group(2)), found.group(1)
+
+
+def test_the_workflow_asks_for_no_longer_session_than_the_role_allows():
+    """STS refuses DurationSeconds above the role's MaxSessionDuration (1 h unless raised)."""
+    readme = _readme()
+    raised = [int(n) for n in re.findall(r"--max-session-duration (\d+)", readme)]
+    credentials = [s for s in _workflow_steps() if "configure-aws-credentials" in s.get("uses", "")]
+    assert credentials
+    for step in credentials:
+        seconds, variable = _requested_seconds(step["with"].get("role-duration-seconds", DEFAULT_MAX_SESSION))
+        assert 900 <= seconds <= DEFAULT_MAX_SESSION, f"{step.get('name')}: {seconds} s, more than a new role allows"
+        if variable:  # raising it is documented, with the role's maximum raised at least as far
+            documented = [int(n) for n in re.findall(rf"{variable}=(\d+)", readme)]
+            assert documented and raised, f"README must say how to raise {variable} and MaxSessionDuration"
+            assert max(documented) <= max(raised) <= 43200
+
+
+def test_the_final_sweep_gets_fresh_credentials_of_its_own():
+    steps = _workflow_steps()
+    run = next(i for i, s in enumerate(steps) if "make test-aws" in s.get("run", ""))
+    sweep = next(i for i, s in enumerate(steps) if "helpers clean --yes" in s.get("run", ""))
+    first = [s for s in steps[:run] if "configure-aws-credentials" in s.get("uses", "")]
+    again = [s for s in steps[run + 1 : sweep] if "configure-aws-credentials" in s.get("uses", "")]
+    assert first and again, "the sweep needs a credentials step between the run and itself"
+    assert again[-1]["if"] == "always()", "even when the run failed or its session expired"
+    assert again[-1]["uses"] == first[0]["uses"], "the same action at the same commit"
+    assert again[-1]["with"]["role-to-assume"] == first[0]["with"]["role-to-assume"]
+    assert again[-1]["with"].get("unset-current-credentials") in (True, "true"), "replace the expired ones"
+    for step in steps:
+        if "uses" in step:
+            assert PINNED.match(step["uses"]), f"{step['uses']}: pin actions to a commit SHA"
+
+
+def test_the_documented_trust_policy_admits_only_main_and_sts_tokens():
+    """A role that creates billable resources: not for any branch, fork or audience."""
+    readme = _readme()
+    blocks = [b for b in re.findall(r"```json\n(.*?)```", readme, flags=re.S) if "AssumeRoleWithWebIdentity" in b]
+    assert len(blocks) == 1, "one trust policy in the README"
+    (statement,) = json.loads(re.sub(r"(?m)^ {3}", "", blocks[0]))["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
+    conditions = statement["Condition"]
+    assert set(conditions) == {"StringEquals"}, "no StringLike: a wildcard would admit other branches"
+    equals = conditions["StringEquals"]
+    assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    sub = equals["token.actions.githubusercontent.com:sub"]
+    assert re.fullmatch(r"repo:[^:*?]+/[^:*?]+:(ref:refs/heads/main|environment:[\w-]+)", sub), sub
+    # and how to create the provider that policy names
+    assert "aws iam create-open-id-connect-provider" in readme
+    assert "--url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com" in readme
+    assert "id_roles_providers_create_oidc.html" in readme

@@ -264,3 +264,16 @@ def test_every_command_the_series_shows_reaches_the_emulator(shell, emulator_res
     if "rds" in results:  # the JSON names the instance this test made in the emulator
         answer = json.loads(results["rds"][1])
         assert emulator_resources["instance"] in [i["DBInstanceIdentifier"] for i in answer["DBInstances"]]
+
+
+def test_the_lessons_shell_out_only_to_commands_that_follow_the_endpoint():
+    """A notebook's `!aws ...` runs without the terminal's function: it must not need it (README)."""
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            for service in re.findall(r"!aws ([a-z][a-z0-9-]+)", cell.source):
+                assert service not in stack.CLI_FIXED_ENDPOINT_COMMANDS, (
+                    f"{path.name}: `!aws {service}` would reach AWS on the local backend (CLI v1 ignores "
+                    "AWS_ENDPOINT_URL for it); use boto3 there"
+                )
