@@ -173,9 +173,14 @@ def emulator_resources(local_stack):
     secret_value = f"terminal-{tag}"
     secret = secrets.create_secret(Name=f"{prefix}-term-{tag}", SecretString=secret_value)["ARN"]
     create_postgres_instance(rds, instance)
+    policy = f"{prefix}-term-{tag}"  # made by the CLI below, as the README's `aws iam create-policy`
     try:
-        yield {"bucket": bucket, "secret": secret, "secret_value": secret_value, "instance": instance}
+        yield {"bucket": bucket, "secret": secret, "secret_value": secret_value, "instance": instance, "policy": policy}
     finally:
+        iam = boto3.client("iam")
+        for found in iam.list_policies(Scope="Local")["Policies"]:
+            if found["PolicyName"] == policy:
+                iam.delete_policy(PolicyArn=found["Arn"])
         for key in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]:
             s3.delete_object(Bucket=bucket, Key=key)
         s3.delete_bucket(Bucket=bucket)
@@ -202,6 +207,11 @@ def cli_session(res: dict[str, str]) -> list[tuple[str, str, str | None]]:
         ),
         ("ec2", "aws ec2 create-default-vpc", None),  # the emulator's answer: exists already, or made
         ("dynamodb", "aws dynamodb list-tables", "TableNames"),
+        (
+            "iam",
+            f"aws iam create-policy --policy-name {res['policy']} --policy-document file://policy.json",
+            res["policy"],
+        ),
         # Lesson 00 names `aws configure list-profiles`, a CLI v2 command; v1 (requirements.txt) has `list`.
         ("configure", "aws configure list", "access_key"),  # local only: no request at all
     ]
@@ -244,6 +254,11 @@ def test_every_command_the_series_shows_reaches_the_emulator(shell, emulator_res
     (tmp_path / "test.txt").write_text("this is a test\n")
     for name in ("file1.csv", "file2.csv"):
         (tmp_path / name).write_text("name,age\nMatt Sosna,32\n")
+    (tmp_path / "policy.json").write_text(
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}
+        )
+    )
     (tmp_path / "project").mkdir()
     (tmp_path / "project" / "test.py").write_text("print('hello')\n")
 
