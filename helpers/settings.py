@@ -177,12 +177,27 @@ def _state_dir() -> Path:
 
 
 def validate_prefix(prefix: str) -> str:
-    """Return ``prefix`` if it can start every resource name, else explain why not."""
+    """Return ``prefix`` if it can start every resource name, else explain why not.
+
+    Two checks: the series' own shape (short, lowercase: it goes into bucket names), then
+    every name the prefix builds against its service's rules (helpers.names.prefix_problems),
+    which catches what the shape allows but AWS reserves: a security group name starting
+    with ``sg-``, a bucket name starting with ``sthree-`` or ``amzn-s3-demo-``.
+    """
+    from helpers.names import prefix_problems
+
     if not PREFIX_RE.match(prefix) or "--" in prefix:
         raise TutorialError(
             f"TUTORIAL_PREFIX={prefix!r} cannot be used in AWS resource names.",
             "Use 3-24 characters: lowercase letters, digits and single hyphens, starting "
             "with a letter and not ending with a hyphen (e.g. ws-alice or team-07).",
+        )
+    problems = prefix_problems(prefix)
+    if problems:
+        raise TutorialError(
+            f"TUTORIAL_PREFIX={prefix!r} cannot be used: {'; '.join(problems)}.",
+            "Choose a prefix that starts differently (e.g. ws-alice or team-07): AWS reserves names "
+            "starting with sg- for security groups, and sthree- and amzn-s3-demo- for buckets.",
         )
     return prefix
 

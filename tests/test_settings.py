@@ -125,6 +125,36 @@ def test_valid_prefix(prefix):
     assert validate_prefix(prefix) == prefix
 
 
+@pytest.mark.parametrize(
+    "prefix,name,reason",
+    [
+        # AWS refuses security group names starting with sg- (API_CreateSecurityGroup.html).
+        ("sg-team", "sg-team-postgres-sg", "starts with 'sg-'"),
+        ("sg-07", "sg-07-postgres-sg", "starts with 'sg-'"),
+        # S3 reserves bucket names starting with sthree- and amzn-s3-demo- (bucketnamingrules.html).
+        ("sthree", "sthree-", "starts with 'sthree-'"),
+        ("sthree-lab", "sthree-lab-", "starts with 'sthree-'"),
+        ("amzn-s3-demo", "amzn-s3-demo-", "starts with 'amzn-s3-demo-'"),
+    ],
+)
+def test_prefix_that_makes_a_name_aws_reserves_is_refused_with_the_name_and_rule(prefix, name, reason):
+    with pytest.raises(TutorialError, match="cannot be used") as err:
+        validate_prefix(prefix)
+    assert name in err.value.problem and reason in err.value.problem
+    assert "sg-" in err.value.fix and "sthree-" in err.value.fix
+
+
+@pytest.mark.parametrize("prefix", ["sgx-team", "sg1", "sthreex", "amzn-s3-lab", "team-sg"])
+def test_prefix_that_only_looks_like_a_reserved_one_is_accepted(prefix):
+    assert validate_prefix(prefix) == prefix
+
+
+def test_sg_prefix_from_env_is_refused_when_settings_load(clean_env, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_PREFIX", "sg-alice")
+    with pytest.raises(TutorialError, match="security group name 'sg-alice-postgres-sg'"):
+        load_settings()
+
+
 def test_invalid_prefix_from_env(clean_env, monkeypatch):
     monkeypatch.setenv("TUTORIAL_PREFIX", "Alice_Smith")
     with pytest.raises(TutorialError):
