@@ -2,10 +2,10 @@
 
 How a resource is recognised as the series' own (the rule: :func:`helpers.names.series_participant`): it carries the tag
 ``tutorial=aws-storage-for-data-science`` AND a ``participant`` tag, and its name
-starts with that participant's prefix. The tags are the proof; the name is a second
-guard against a tag copied by hand onto something unrelated. A resource whose name
-starts with your prefix but lacks the tags is never touched: a name is easy to
-reuse by accident, a tag set is not.
+starts with that participant's prefix and a hyphen (``ws-100-users`` is not ws-10's).
+The tags are the proof; the name is a second guard against a tag copied by hand onto
+something unrelated. A resource whose name starts with your prefix but lacks the tags
+is never touched: a name is easy to reuse by accident, a tag set is not.
 
 One exception follows from how RDS works: the Secrets Manager secret that RDS
 creates for ``ManageMasterUserPassword=True`` (named ``rds!db-...``) is tagged by RDS,
@@ -23,7 +23,9 @@ enabled for the account with ``--all-regions``. Each listing says which regions 
 searched, so that "nothing found" never claims more than was looked at.
 
 Faults: a service that cannot be listed (access denied, throttled after botocore's
-own retries) is reported and the others are still listed and cleaned; one failed
+own retries) is reported and the others are still listed and cleaned; one resource
+whose tags the caller may not read (another participant's, under least privilege) is
+reported and skipped, and the rest of its service's listing still counts; one failed
 deletion never skips the others; nothing waits forever (see :class:`Patience`).
 
 Usage: ``python -m helpers clean`` (dry run), ``python -m helpers clean --yes``,
@@ -46,7 +48,7 @@ from botocore.exceptions import (
 )
 
 from helpers import regions as used_regions
-from helpers.names import SERIES_TAG_KEY, SERIES_TAG_VALUE, series_participant, tags_dict
+from helpers.names import SERIES_TAG_KEY, SERIES_TAG_VALUE, belongs_to, series_participant, tags_dict
 from helpers.settings import Settings
 
 BUCKET = "s3 bucket"
@@ -196,8 +198,28 @@ def _checks(timeout: float, poll: float) -> int:
 
 
 def _may_be_ours(name: str, scope: Collection[str] | None) -> bool:
-    """Cheap name pre-filter, so we ask for tags only of plausible resources."""
-    return scope is None or any(name.startswith(p) for p in scope)
+    """Cheap name pre-filter, so we ask for tags only of plausible resources.
+
+    Prefix and hyphen (:func:`helpers.names.belongs_to`): ws-10's search never even
+    describes ws-100's table, which least privilege would refuse anyway.
+    """
+    return scope is None or any(belongs_to(name, p) for p in scope)
+
+
+def _unreadable(kind: str, name: str, region: str, exc: ClientError) -> str:
+    """The report line for one resource whose tags the caller may not read.
+
+    Under least privilege (a workshop seat) another participant's resource answers
+    AccessDenied; it is reported, not guessed about, and the rest of the listing stands.
+    """
+    return f"could not read the tags of {kind} {name} in {region}, so it was skipped: {_denial(exc)}"
+
+
+def _denial(exc: ClientError) -> str:
+    return (
+        f"access denied ({_code(exc)}) for {exc.operation_name}: your IAM identity lacks that permission; "
+        "ask your account admin for it, or run this with an identity that has it."
+    )
 
 
 def _code(exc: ClientError) -> str:
@@ -211,15 +233,15 @@ def _message(exc: ClientError) -> str:
 # --------------------------------------------------------------------------- finding
 
 
-def find_buckets(s3, scope: Collection[str] | None, region: str) -> list[Resource]:
-    """The series' buckets located in ``region``.
+def find_buckets(s3, scope: Collection[str] | None, region: str) -> Found:
+    """The series' buckets located in ``region``; a bucket whose tags are refused is in ``problems``.
 
     ListBuckets is global, but ``BucketRegion`` limits it to one region, and the
     request must then go to that region's endpoint, so ``s3`` is that region's client
     (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html). Each
     bucket is then found exactly once however many regions are searched.
     """
-    found = []
+    found = Found()
     pages = s3.get_paginator("list_buckets").paginate(BucketRegion=region)
     for bucket in (b for page in pages for b in page.get("Buckets", [])):
         name = bucket["Name"]
@@ -230,15 +252,24 @@ def find_buckets(s3, scope: Collection[str] | None, region: str) -> list[Resourc
         except ClientError as exc:
             if _code(exc) in {"NoSuchTagSet", "NoSuchBucket"}:  # untagged, or gone meanwhile
                 continue
-            raise  # e.g. access denied: "nothing found" would be a guess, so the listing reports it
+            if _code(exc) in DENIED_CODES:  # "nothing found" would be a guess: report it, go on
+                found.problems.append(_unreadable(BUCKET, name, region, exc))
+                continue
+            raise
         participant = series_participant(tags, name, scope)
         if participant:
             found.append(Resource(BUCKET, name, participant, region=region))
     return found
 
 
-def find_tables(ddb, scope: Collection[str] | None, region: str) -> list[Resource]:
-    found = []
+def find_tables(ddb, scope: Collection[str] | None, region: str) -> Found:
+    """The series' tables in ``region``; a table that may not be described is in ``problems``.
+
+    ListTables names every table of the region, anyone's; DescribeTable and
+    ListTagsOfResource are asked only of names that start with a prefix in ``scope`` and
+    its hyphen, and a refusal of either skips that one table, not the region's listing.
+    """
+    found = Found()
     for page in ddb.get_paginator("list_tables").paginate():
         for name in page.get("TableNames", []):
             if not _may_be_ours(name, scope):
@@ -249,6 +280,9 @@ def find_tables(ddb, scope: Collection[str] | None, region: str) -> list[Resourc
             except ClientError as exc:
                 if _code(exc) == "ResourceNotFoundException":  # deleted meanwhile
                     continue
+                if _code(exc) in DENIED_CODES:
+                    found.problems.append(_unreadable(TABLE, name, region, exc))
+                    continue
                 raise
             participant = series_participant(tags, name, scope)
             if participant:
@@ -256,9 +290,9 @@ def find_tables(ddb, scope: Collection[str] | None, region: str) -> list[Resourc
     return found
 
 
-def find_db_instances(rds, scope: Collection[str] | None, region: str) -> list[Resource]:
+def find_db_instances(rds, scope: Collection[str] | None, region: str) -> Found:
     """The series' DB instances, whatever their status (``deleting`` ones too: they still cost)."""
-    found = []
+    found = Found()
     for page in rds.get_paginator("describe_db_instances").paginate():
         for db in page.get("DBInstances", []):
             name = db["DBInstanceIdentifier"]
@@ -266,7 +300,13 @@ def find_db_instances(rds, scope: Collection[str] | None, region: str) -> list[R
                 continue
             tags = db.get("TagList")
             if tags is None:
-                tags = rds.list_tags_for_resource(ResourceName=db["DBInstanceArn"]).get("TagList")
+                try:
+                    tags = rds.list_tags_for_resource(ResourceName=db["DBInstanceArn"]).get("TagList")
+                except ClientError as exc:
+                    if _code(exc) not in DENIED_CODES:
+                        raise
+                    found.problems.append(_unreadable(DB_INSTANCE, name, region, exc))
+                    continue
             participant = series_participant(tags_dict(tags), name, scope)
             if participant:
                 secret = (db.get("MasterUserSecret") or {}).get("SecretArn", "")
@@ -274,7 +314,7 @@ def find_db_instances(rds, scope: Collection[str] | None, region: str) -> list[R
     return found
 
 
-def find_secrets(sm, scope: Collection[str] | None, region: str, instances: Iterable[Resource]) -> list[Resource]:
+def find_secrets(sm, scope: Collection[str] | None, region: str, instances: Iterable[Resource]) -> Found:
     """RDS-managed secrets of series instances, and secrets carrying the series' tags.
 
     ListSecrets "might not reflect changes from the last five minutes"
@@ -299,12 +339,15 @@ def find_secrets(sm, scope: Collection[str] | None, region: str, instances: Iter
     for db in owners.values():
         if db.link and db.region == region and db.link not in candidates:
             candidates[db.link] = (db.participant, db.ident)
-    found = []
+    found = Found()
     for arn, (participant, owner) in candidates.items():
         try:
             described = sm.describe_secret(SecretId=arn)
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
+                continue
+            if _code(exc) in DENIED_CODES:
+                found.problems.append(_unreadable(SECRET, arn, region, exc))
                 continue
             raise
         if "DeletedDate" not in described:
@@ -312,9 +355,10 @@ def find_secrets(sm, scope: Collection[str] | None, region: str, instances: Iter
     return found
 
 
-def find_security_groups(ec2, scope: Collection[str] | None, region: str) -> list[Resource]:
+def find_security_groups(ec2, scope: Collection[str] | None, region: str) -> Found:
+    """The series' security groups in ``region`` (DescribeSecurityGroups returns their tags)."""
     filters = [{"Name": f"tag:{SERIES_TAG_KEY}", "Values": [SERIES_TAG_VALUE]}]
-    found = []
+    found = Found()
     for page in ec2.get_paginator("describe_security_groups").paginate(Filters=filters):
         for group in page.get("SecurityGroups", []):
             participant = series_participant(tags_dict(group.get("Tags")), group["GroupName"], scope)
@@ -330,10 +374,7 @@ def failure(exc: BaseException, settings: Settings) -> str:
         if code in THROTTLING_CODES:
             return f"AWS is throttling requests ({code}) even after retrying; wait a minute and run it again."
         if code in DENIED_CODES:
-            return (
-                f"access denied ({code}) for {exc.operation_name}: your IAM identity lacks that permission; "
-                "ask your account admin for it, or run this with an identity that has it."
-            )
+            return _denial(exc)
     from helpers.aws import explain
 
     return explain(exc, settings).problem
@@ -382,7 +423,7 @@ def find(
         from helpers.aws import explain
 
         try:
-            return finder()
+            result = finder()
         except (BotoCoreError, ClientError) as exc:
             if _stops_everything(exc, region, settings):
                 raise explain(exc, settings) from exc
@@ -390,6 +431,10 @@ def find(
             log(problem)
             problems.append(problem)
             return []
+        for problem in getattr(result, "problems", ()):  # single resources skipped, the rest stands
+            log(problem)
+            problems.append(problem)
+        return list(result)
 
     for region in searched:
         found += listed("s3 buckets", region, lambda r=region: find_buckets(clients("s3", r), scope, r))
@@ -423,7 +468,7 @@ def listing(resources: list[Resource], empty: str = "Nothing of the series was f
         lines.append(f"Searched regions: {', '.join(searched)}")
     problems = getattr(resources, "problems", None)
     if problems:
-        lines.append(f"Incomplete: {len(problems)} listing(s) failed, so more may exist:")
+        lines.append(f"Incomplete: {len(problems)} listing(s) or resource(s) could not be read, so more may exist:")
         lines += [f"  {p}" for p in problems]
     return "\n".join(lines)
 
@@ -431,25 +476,94 @@ def listing(resources: list[Resource], empty: str = "Nothing of the series was f
 # --------------------------------------------------------------------------- deleting
 
 
-def empty_and_delete_bucket(s3, name: str) -> None:
-    """Abort unfinished multipart uploads, delete every object version and delete marker
-    (page by page), then the bucket.
+# DeleteObjects takes at most 1,000 keys per request
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+DELETE_OBJECTS_LIMIT = 1000
 
-    Unfinished uploads are invisible in object listings but their parts are stored (and
-    billed) until aborted, so an interrupted bulk upload must not outlive the bucket.
+
+def _in_batches(items: Sequence[Any], size: int = DELETE_OBJECTS_LIMIT) -> Iterable[Sequence[Any]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def abort_multipart_uploads(s3, name: str) -> int:
+    """Abort every unfinished multipart upload in the bucket; return how many were aborted.
+
+    Unfinished uploads are invisible in object listings, but their parts are stored (and
+    billed) until aborted, so an interrupted bulk upload must not outlive the bucket. Like the
+    versions in :func:`empty_bucket`, the uploads are listed again from the start after each
+    round of aborts, never paged on with markers past uploads that no longer exist
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html).
     """
-    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=name):
-        for upload in page.get("Uploads", []):
-            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-        keys = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-        ]
-        if keys:  # a page holds at most 1000 entries, the delete_objects limit
-            errors = s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True}).get("Errors", [])
+    aborted: set[tuple[str, str]] = set()
+    while True:
+        uploads = [(u["Key"], u["UploadId"]) for u in s3.list_multipart_uploads(Bucket=name).get("Uploads", [])]
+        if not uploads:
+            return len(aborted)
+        _no_progress(name, "multipart upload", set(uploads) & aborted)
+        for key, upload_id in uploads:
+            try:
+                s3.abort_multipart_upload(Bucket=name, Key=key, UploadId=upload_id)
+            except ClientError as exc:
+                if _code(exc) != "NoSuchUpload":  # finished or aborted meanwhile: gone either way
+                    raise
+            aborted.add((key, upload_id))
+
+
+def _no_progress(name: str, what: str, again: set[tuple[str, str]]) -> None:
+    """Stop when a listing shows again what was already deleted: looping on would never end.
+
+    S3 lists strongly consistently after a delete
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/Welcome.html#ConsistencyModel), so this
+    only happens when something else is wrong; it bounds the loops of :func:`empty_bucket`.
+    """
+    if again:
+        key, version = sorted(again)[0]
+        raise RuntimeError(
+            f"bucket {name}: {len(again)} {what}(s) deleted before are listed again (e.g. {key} {version}); "
+            "S3 did not delete them. Run `python -m helpers clean --yes` again in a minute."
+        )
+
+
+def empty_bucket(s3, name: str) -> int:
+    """Delete every object version and delete marker in the bucket; return how many were deleted.
+
+    Why it lists again from the start instead of paging on: ListObjectVersions pages with
+    ``KeyMarker`` and ``VersionIdMarker`` (at most 1,000 entries a page,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html). Deleting the
+    versions of one page and then asking for the next page from those markers makes the answer
+    depend on how the service treats a marker that no longer exists: S3 treats it as a
+    position, an emulator may look it up and answer nothing, and the bucket then stays. A
+    listing that always starts at the beginning never sends a marker; each round deletes the
+    first page (one DeleteObjects of up to 1,000 keys) until a listing comes back empty.
+    Works for a versioned bucket and an unversioned one (whose objects have version ``null``).
+    """
+    deleted: set[tuple[str, str]] = set()
+    while True:
+        page = s3.list_object_versions(Bucket=name)
+        entries = [(v["Key"], v["VersionId"]) for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if not entries:
+            return len(deleted)
+        _no_progress(name, "object version", set(entries) & deleted)
+        for batch in _in_batches(entries):
+            objects = [{"Key": key, "VersionId": version} for key, version in batch]
+            errors = s3.delete_objects(Bucket=name, Delete={"Objects": objects, "Quiet": True}).get("Errors", [])
             if errors:
-                raise RuntimeError(f"{len(errors)} object(s) could not be deleted, e.g. {errors[0].get('Message')}")
+                first = errors[0]
+                raise RuntimeError(
+                    f"{len(errors)} object(s) could not be deleted, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}"
+                )
+        deleted.update(entries)
+
+
+def empty_and_delete_bucket(s3, name: str) -> None:
+    """Abort unfinished multipart uploads, delete every object version and delete marker, then the bucket.
+
+    S3 refuses DeleteBucket while anything of these is left (``BucketNotEmpty``,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html).
+    """
+    abort_multipart_uploads(s3, name)
+    empty_bucket(s3, name)
     s3.delete_bucket(Bucket=name)
 
 

@@ -386,3 +386,155 @@ def test_setup_remembers_the_region_it_ran_in(monkeypatch, tmp_path):
     helpers.setup(quiet=True)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     assert regions.used(load_settings()) == ["eu-west-1", "us-west-2"]
+
+
+# --------------------------------------------------------------------------- emptying a bucket
+
+
+class PagedBucket:
+    """A versioned bucket held in memory, listed in pages of at most 1,000 the way a service pages.
+
+    ``markers="position"`` pages as S3 does: a marker is a position in the sorted listing, valid
+    even when the version it names was deleted since
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html).
+    ``markers="lookup"`` pages as moto did: it looks the marker up among the versions that still
+    exist and answers nothing when it is gone. Code that empties a bucket must be right with both.
+    """
+
+    def __init__(self, entries: int, uploads: int = 0, markers: str = "position"):
+        self.versions = {(f"key-{i // 3:05d}", f"v{i % 3}") for i in range(entries)}
+        self.markers_sent: list[dict] = []
+        self.uploads = {(f"part-{i:05d}", f"u{i}") for i in range(uploads)}
+        self.markers = markers
+        self.batches: list[int] = []
+        self.deleted = False
+
+    def _page(self, items: set, key_marker: str | None, second_marker: str | None, limit: int = 1000):
+        ordered = sorted(items)
+        start = 0
+        if key_marker is not None:
+            mark = (key_marker, second_marker or "")
+            if self.markers == "lookup":
+                present = mark in items if second_marker else key_marker in {key for key, _ in items}
+                if not present:
+                    return [], False
+            start = next((i for i, item in enumerate(ordered) if item > mark), len(ordered))
+        page = ordered[start : start + limit]
+        return page, start + limit < len(ordered)
+
+    def list_object_versions(self, Bucket, KeyMarker=None, VersionIdMarker=None):  # noqa: N803 - boto3's names
+        if KeyMarker is not None:
+            self.markers_sent.append({"KeyMarker": KeyMarker, "VersionIdMarker": VersionIdMarker})
+        page, truncated = self._page(self.versions, KeyMarker, VersionIdMarker)
+        answer = {"Versions": [{"Key": k, "VersionId": v} for k, v in page], "IsTruncated": truncated}
+        if truncated:
+            answer |= {"NextKeyMarker": page[-1][0], "NextVersionIdMarker": page[-1][1]}
+        return answer
+
+    def delete_objects(self, Bucket, Delete):  # noqa: N803
+        objects = Delete["Objects"]
+        assert len(objects) <= 1000, "DeleteObjects takes at most 1,000 keys"
+        self.batches.append(len(objects))
+        self.versions -= {(o["Key"], o["VersionId"]) for o in objects}
+        return {}
+
+    def list_multipart_uploads(self, Bucket, KeyMarker=None, UploadIdMarker=None):  # noqa: N803
+        if KeyMarker is not None:
+            self.markers_sent.append({"KeyMarker": KeyMarker, "UploadIdMarker": UploadIdMarker})
+        page, truncated = self._page(self.uploads, KeyMarker, UploadIdMarker)
+        answer = {"Uploads": [{"Key": k, "UploadId": u} for k, u in page], "IsTruncated": truncated}
+        if truncated:
+            answer |= {"NextKeyMarker": page[-1][0], "NextUploadIdMarker": page[-1][1]}
+        return answer
+
+    def abort_multipart_upload(self, Bucket, Key, UploadId):  # noqa: N803
+        self.uploads.discard((Key, UploadId))
+
+    def delete_bucket(self, Bucket):  # noqa: N803
+        from botocore.exceptions import ClientError
+
+        if self.versions or self.uploads:
+            raise ClientError({"Error": {"Code": "BucketNotEmpty", "Message": "not empty"}}, "DeleteBucket")
+        self.deleted = True
+
+    def get_paginator(self, operation: str):
+        """Pages on with the Next markers, as botocore's paginators do."""
+        bucket = self
+        names = {
+            "list_object_versions": ("NextKeyMarker", "KeyMarker", "NextVersionIdMarker", "VersionIdMarker"),
+            "list_multipart_uploads": ("NextKeyMarker", "KeyMarker", "NextUploadIdMarker", "UploadIdMarker"),
+        }[operation]
+
+        class Paginator:
+            def paginate(self, **kwargs):
+                while True:
+                    page = getattr(bucket, operation)(**kwargs)
+                    yield page
+                    if not page.get("IsTruncated"):
+                        return
+                    kwargs = {**kwargs, names[1]: page[names[0]], names[3]: page[names[2]]}
+
+        return Paginator()
+
+
+@pytest.mark.parametrize("markers", ["position", "lookup"])
+def test_a_bucket_is_emptied_and_deleted_however_the_service_treats_markers(markers):
+    bucket = PagedBucket(entries=7_500, uploads=1_500, markers=markers)
+    cleanup.empty_and_delete_bucket(bucket, "ws-10-0badcafe-data")
+    assert bucket.deleted and not bucket.versions and not bucket.uploads
+    assert bucket.markers_sent == [], "a listing that deletes as it goes must not page on with markers"
+    assert bucket.batches == [1000] * 7 + [500]
+
+
+def test_emptying_stops_when_deleted_versions_are_listed_again():
+    """Bounded: a service that accepts DeleteObjects but keeps the versions gives an error, not a loop."""
+
+    class Forgetful(PagedBucket):
+        def delete_objects(self, Bucket, Delete):  # noqa: N803
+            return {}
+
+    with pytest.raises(RuntimeError, match="listed again"):
+        cleanup.empty_and_delete_bucket(Forgetful(entries=10), "ws-10-0badcafe-data")
+
+
+def test_a_refused_delete_names_the_key_and_the_reason():
+    class Refusing(PagedBucket):
+        def delete_objects(self, Bucket, Delete):  # noqa: N803
+            key = Delete["Objects"][0]["Key"]
+            return {"Errors": [{"Key": key, "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+    with pytest.raises(RuntimeError, match="key-00000: AccessDenied Access Denied"):
+        cleanup.empty_and_delete_bucket(Refusing(entries=10), "ws-10-0badcafe-data")
+
+
+@pytest.mark.timeout(240)
+def test_a_versioned_bucket_of_2500_objects_is_emptied_and_deleted_on_the_emulator(aws):
+    """2,500 keys, two versions each, a delete marker on every fifth, an unfinished upload: 5,500
+    entries, more than five pages. moto looks a marker up among the versions that still exist, so
+    deleting page by page while paging on left 1,000 versions and the bucket behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config
+
+    name = Names(random_prefix(), "123456789012", aws.region).bucket
+    s3 = boto3.client("s3", region_name=aws.region, config=Config(max_pool_connections=8))
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def write(i: int) -> None:
+        key = f"data/part-{i:05d}.csv"
+        for body in (b"a", b"b"):
+            s3.put_object(Bucket=name, Key=key, Body=body)
+        if i % 5 == 0:
+            s3.delete_object(Bucket=name, Key=key)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(2_500)))
+    s3.create_multipart_upload(Bucket=name, Key="data/interrupted.csv")
+    listed = sum(
+        len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name)
+    )
+    assert listed == 5_500
+    cleanup.empty_and_delete_bucket(s3, name)
+    assert name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}

@@ -12,6 +12,7 @@ making fails the test as surely as an unexpected one.
 from __future__ import annotations
 
 import time
+import zlib
 from types import SimpleNamespace
 
 import boto3
@@ -25,7 +26,13 @@ from helpers.settings import Settings
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PREFIX = "ds-abc123"
-TAGS = [{"Key": SERIES_TAG_KEY, "Value": SERIES_TAG_VALUE}, {"Key": PARTICIPANT_TAG_KEY, "Value": PREFIX}]
+
+
+def tags_of(prefix: str) -> list[dict[str, str]]:
+    return [{"Key": SERIES_TAG_KEY, "Value": SERIES_TAG_VALUE}, {"Key": PARTICIPANT_TAG_KEY, "Value": prefix}]
+
+
+TAGS = tags_of(PREFIX)
 # Short waits whose number of looks is fixed: 0.25 s every 0.125 s is three looks.
 FAST = cleanup.Patience(
     db_timeout=0.25, db_poll=0.125, group_timeout=0.25, group_poll=0.125, secret_grace=0, secret_poll=0
@@ -82,18 +89,21 @@ def clients_of(stubs: Stubs, settings: Settings) -> cleanup.Clients:
 # --------------------------------------------------------------------------- AWS's answers
 
 
-def names(region: str = REGION) -> SimpleNamespace:
-    db = f"{PREFIX}-postgres"
+def names(region: str = REGION, prefix: str = PREFIX) -> SimpleNamespace:
+    """The names AWS would show for ``prefix``'s resources (ids made distinct per prefix)."""
+    db = f"{prefix}-postgres"
+    digits = f"{zlib.crc32(prefix.encode()):08x}"
+    secret = f"rds!db-{digits}-0000-1111-2222-333344445555"
     return SimpleNamespace(
-        bucket=f"{PREFIX}-0badcafe-data",
-        table=f"{PREFIX}-users",
-        table_arn=f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{PREFIX}-users",
+        bucket=f"{prefix}-0badcafe-data",
+        table=f"{prefix}-users",
+        table_arn=f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{prefix}-users",
         db=db,
         db_arn=f"arn:aws:rds:{region}:{ACCOUNT}:db:{db}",
-        secret="rds!db-1b2c3d4e-0000-1111-2222-333344445555",
-        secret_arn=f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rds!db-1b2c3d4e-0000-1111-2222-333344445555-AbCdEf",
-        group=f"{PREFIX}-postgres-sg",
-        group_id="sg-0123456789abcdef0",
+        secret=secret,
+        secret_arn=f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-AbCdEf",
+        group=f"{prefix}-postgres-sg",
+        group_id=f"sg-0{digits}abcdef0",
     )
 
 
@@ -121,13 +131,13 @@ def expect_tables(stubs: Stubs, region: str = REGION, *, present: bool = True) -
         ddb.add_response("list_tags_of_resource", {"Tags": TAGS}, {"ResourceArn": n.table_arn})
 
 
-def db_description(region: str = REGION, status: str = "available") -> dict:
-    n = names(region)
+def db_description(region: str = REGION, status: str = "available", prefix: str = PREFIX) -> dict:
+    n = names(region, prefix)
     return {
         "DBInstanceIdentifier": n.db,
         "DBInstanceArn": n.db_arn,
         "DBInstanceStatus": status,
-        "TagList": TAGS,
+        "TagList": tags_of(prefix),
         "MasterUserSecret": {"SecretArn": n.secret_arn, "SecretStatus": "active"},
     }
 
@@ -555,7 +565,7 @@ def test_a_bucket_whose_tags_cannot_be_read_makes_the_listing_incomplete(stubs, 
     lines: list[str] = []
     found = cleanup.find(settings, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings))
     assert not found.complete and cleanup.BUCKET not in {r.kind for r in found}
-    assert any("s3 buckets" in line and "GetBucketTagging" in line for line in lines)
+    assert any(n.bucket in line and "GetBucketTagging" in line for line in lines)
     stubs.assert_no_pending_responses()
 
 
@@ -667,3 +677,174 @@ def test_cli_clean_passes_all_regions_and_fails_on_an_incomplete_search(monkeypa
     monkeypatch.setattr(cli, "reach_backend", lambda settings: True)
     assert cli.main(["clean", "--yes", "--all-participants", "--all-regions"]) == 1
     assert calls[0]["all_regions"] is True and calls[0]["all_participants"] is True
+
+
+# --------------------------------------------------------------------------- ws-10 and ws-100 in one account
+
+
+def expect_pair_listing(stubs: Stubs, mine: str, other: str, *, mine_present: bool = True) -> None:
+    """One listing by ``mine`` of an account that also holds ``other``'s resources (whose names extend it).
+
+    Only ``mine``'s bucket, table and secret get a tag or describe call stubbed: a call about
+    ``other``'s would find no stubbed answer, and the search would be incomplete.
+    """
+    a, b = names(prefix=mine), names(prefix=other)
+    s3, ddb, rds = stubs("s3"), stubs("dynamodb"), stubs("rds")
+    buckets = [{"Name": b.bucket, "BucketRegion": REGION}] + (
+        [{"Name": a.bucket, "BucketRegion": REGION}] if mine_present else []
+    )
+    s3.add_response("list_buckets", {"Buckets": buckets}, {"BucketRegion": REGION})
+    if mine_present:
+        s3.add_response("get_bucket_tagging", {"TagSet": tags_of(mine)}, {"Bucket": a.bucket})
+    ddb.add_response("list_tables", {"TableNames": ([a.table] if mine_present else []) + [b.table]}, {})
+    if mine_present:
+        ddb.add_response(
+            "describe_table", {"Table": {"TableName": a.table, "TableArn": a.table_arn}}, {"TableName": a.table}
+        )
+        ddb.add_response("list_tags_of_resource", {"Tags": tags_of(mine)}, {"ResourceArn": a.table_arn})
+    dbs = [db_description(prefix=other)] + ([db_description(prefix=mine)] if mine_present else [])
+    rds.add_response("describe_db_instances", {"DBInstances": dbs}, {})
+    sm = stubs("secretsmanager")
+    managed = [(b, True)] + ([(a, True)] if mine_present else [])
+    listed = [
+        {"ARN": n.secret_arn, "Name": n.secret, "Tags": [{"Key": cleanup.RDS_SECRET_TAG, "Value": n.db_arn}]}
+        for n, _ in managed
+    ]
+    sm.add_response("list_secrets", {"SecretList": listed}, {})
+    if mine_present:
+        sm.add_response("describe_secret", {"ARN": a.secret_arn, "Name": a.secret}, {"SecretId": a.secret_arn})
+    groups = [{"GroupName": b.group, "GroupId": b.group_id, "Tags": tags_of(other)}]
+    if mine_present:
+        groups.append({"GroupName": a.group, "GroupId": a.group_id, "Tags": tags_of(mine)})
+    filters = [{"Name": f"tag:{SERIES_TAG_KEY}", "Values": [SERIES_TAG_VALUE]}]
+    stubs("ec2").add_response("describe_security_groups", {"SecurityGroups": groups}, {"Filters": filters})
+
+
+def test_ws_10_never_reads_the_tags_of_ws_100s_resources(stubs, tmp_path):
+    """Under the participant policy, ws-100's bucket and table answer AccessDenied to ws-10: asking at
+    all would make ws-10's search incomplete. The name check (prefix AND hyphen) keeps them out."""
+    settings = Settings(backend="aws", region=REGION, prefix="ws-10", state_dir=tmp_path)
+    expect_pair_listing(stubs, "ws-10", "ws-100")
+    lines: list[str] = []
+    found = cleanup.find(settings, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings))
+    assert found.complete, lines
+    assert {r.participant for r in found} == {"ws-10"}
+    assert {r.kind for r in found} == {
+        cleanup.BUCKET,
+        cleanup.TABLE,
+        cleanup.DB_INSTANCE,
+        cleanup.SECRET,
+        cleanup.SECURITY_GROUP,
+    }
+    assert not any("ws-100" in r.name for r in found)
+    stubs.assert_no_pending_responses()
+
+
+def test_ws_10_clean_yes_deletes_its_own_and_nothing_of_ws_100(stubs, tmp_path):
+    settings = Settings(backend="aws", region=REGION, prefix="ws-10", state_dir=tmp_path)
+    a = names(prefix="ws-10")
+    expect_pair_listing(stubs, "ws-10", "ws-100")
+    stubs("rds").add_response(
+        "delete_db_instance",
+        {"DBInstance": {"DBInstanceIdentifier": a.db, "DBInstanceStatus": "deleting"}},
+        {"DBInstanceIdentifier": a.db, **DELETE_DB},
+    )
+    s3 = stubs("s3")
+    s3.add_response("list_multipart_uploads", {}, {"Bucket": a.bucket})
+    s3.add_response("list_object_versions", {}, {"Bucket": a.bucket})
+    s3.add_response("delete_bucket", {}, {"Bucket": a.bucket})
+    ddb = stubs("dynamodb")
+    ddb.add_response("delete_table", {"TableDescription": {"TableName": a.table}}, {"TableName": a.table})
+    error(ddb, "describe_table", "ResourceNotFoundException", "not found", 400, {"TableName": a.table})
+    error(stubs("rds"), "describe_db_instances", "DBInstanceNotFound", "gone", 404, {"DBInstanceIdentifier": a.db})
+    error(
+        stubs("secretsmanager"), "describe_secret", "ResourceNotFoundException", "gone", 400, {"SecretId": a.secret_arn}
+    )
+    stubs("ec2").add_response("delete_security_group", {}, {"GroupId": a.group_id})
+    expect_pair_listing(stubs, "ws-10", "ws-100", mine_present=False)
+    lines: list[str] = []
+    left = cleanup.clean(
+        settings, yes=True, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings), patience=FAST
+    )
+    assert left == [] and left.complete, lines
+    deleted = [line for line in lines if line.startswith("deleted")]
+    assert len(deleted) == 5 and not any("ws-100" in line for line in deleted)
+    stubs.assert_no_pending_responses()  # and no call named a resource of ws-100: none was stubbed
+
+
+# --------------------------------------------------------------------------- one resource refused, the rest stands
+
+
+DENIED = ("AccessDeniedException", "User: arn:aws:iam::123456789012:user/ws-10 is not authorized", 400)
+
+
+def test_a_table_that_may_not_be_described_is_reported_and_the_callers_own_is_still_cleaned(stubs, tmp_path):
+    """ws-10-b (a prefix extending ws-10 with its hyphen, or a table someone made by hand) passes the
+    name check, and least privilege refuses to describe it. That one table is reported; ws-10's own
+    table in the same listing is still found and deleted."""
+    settings = Settings(backend="aws", region=REGION, prefix="ws-10", state_dir=tmp_path)
+    a = names(prefix="ws-10")
+    ddb = stubs("dynamodb")
+    for present in (True, False):
+        ddb.add_response("list_tables", {"TableNames": ["ws-10-b-users"] + ([a.table] if present else [])}, {})
+        error(ddb, "describe_table", *DENIED, {"TableName": "ws-10-b-users"})
+        if present:
+            ddb.add_response(
+                "describe_table", {"Table": {"TableName": a.table, "TableArn": a.table_arn}}, {"TableName": a.table}
+            )
+            ddb.add_response("list_tags_of_resource", {"Tags": tags_of("ws-10")}, {"ResourceArn": a.table_arn})
+            ddb.add_response("delete_table", {"TableDescription": {"TableName": a.table}}, {"TableName": a.table})
+            error(ddb, "describe_table", "ResourceNotFoundException", "not found", 400, {"TableName": a.table})
+    for service, method, answer in [
+        ("s3", "list_buckets", {"Buckets": []}),
+        ("rds", "describe_db_instances", {"DBInstances": []}),
+        ("secretsmanager", "list_secrets", {"SecretList": []}),
+        ("ec2", "describe_security_groups", {"SecurityGroups": []}),
+    ]:
+        for _ in range(2):
+            stubs(service).add_response(method, answer)
+    lines: list[str] = []
+    left = cleanup.clean(
+        settings, yes=True, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings), patience=FAST
+    )
+    assert f"deleted       {cleanup.TABLE} {a.table} ({REGION})" in lines
+    assert left == [] and not left.complete  # the refused table could not be checked, and says so
+    [problem] = set(left.problems)
+    assert "ws-10-b-users" in problem and "skipped" in problem and "DescribeTable" in problem
+    assert "could not read the tags of dynamodb table ws-10-b-users" in cleanup.listing(left)
+    stubs.assert_no_pending_responses()
+
+
+def test_a_refused_bucket_or_instance_or_secret_skips_only_itself(stubs, settings):
+    """The same rule for every finder that asks about one resource: S3's tags, RDS's tags, a secret."""
+    n = names()
+    other_bucket, other_db = f"{PREFIX}-scratch", f"{PREFIX}-scratch-db"
+    s3 = stubs("s3")
+    s3.add_response(
+        "list_buckets",
+        {"Buckets": [{"Name": other_bucket, "BucketRegion": REGION}, {"Name": n.bucket, "BucketRegion": REGION}]},
+        {"BucketRegion": REGION},
+    )
+    error(s3, "get_bucket_tagging", "AccessDenied", "Access Denied", 403, {"Bucket": other_bucket})
+    s3.add_response("get_bucket_tagging", {"TagSet": TAGS}, {"Bucket": n.bucket})
+    other_arn = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{other_db}"
+    untagged = {"DBInstanceIdentifier": other_db, "DBInstanceArn": other_arn, "DBInstanceStatus": "available"}
+    rds = stubs("rds")
+    rds.add_response("describe_db_instances", {"DBInstances": [untagged, db_description()]}, {})
+    error(rds, "list_tags_for_resource", "AccessDenied", "not authorized", 403, {"ResourceName": other_arn})
+    sm = stubs("secretsmanager")
+    listed = [{"ARN": n.secret_arn, "Name": n.secret, "Tags": [{"Key": cleanup.RDS_SECRET_TAG, "Value": n.db_arn}]}]
+    sm.add_response("list_secrets", {"SecretList": listed}, {})
+    error(sm, "describe_secret", "AccessDeniedException", "not authorized", 400, {"SecretId": n.secret_arn})
+    expect_find(stubs, skip=("s3", "rds", "secretsmanager"))
+    lines: list[str] = []
+    found = cleanup.find(settings, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings))
+    assert {r.name for r in found} == {n.bucket, n.db, n.table, n.group}
+    assert len(found.problems) == 3
+    for name, operation in [
+        (other_bucket, "GetBucketTagging"),
+        (other_db, "ListTagsForResource"),
+        (n.secret_arn, "DescribeSecret"),
+    ]:
+        assert any(name in p and operation in p for p in found.problems), (name, found.problems)
+    stubs.assert_no_pending_responses()
