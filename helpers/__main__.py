@@ -140,8 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(runner.summary_table(run.results))
     if args.keep:
         print("\n--keep: the series' resources were left in place; remove them with `python -m helpers clean --yes`.")
-    elif not run.cleaned:
-        print("\nSome resources could not be deleted (see above); retry with `python -m helpers clean --yes`.")
+    elif run.cleanup is not None and not run.cleaned:
+        print("\n" + run.cleanup.closing())  # what is left, what could not be searched, what to do
     return 1 if run.failed or not run.cleaned else 0
 
 

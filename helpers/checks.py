@@ -62,8 +62,10 @@ def preflight(settings: Settings) -> list[Check]:
         checks.append(Check("credentials", True, source))
     try:
         who = aws.whoami(settings)
-        # On aws, the endpoint botocore resolved: a redirect to an emulator cannot hide here.
-        where = settings.endpoint_url if settings.is_local else who.endpoint_url
+        # The endpoint botocore really sent STS to, on both backends: AWS_ENDPOINT_URL_STS (which
+        # botocore honours over AWS_ENDPOINT_URL) may send STS to moto while the rest goes to
+        # LocalStack, and on aws a redirect to an emulator cannot hide here either.
+        where = who.endpoint_url or settings.endpoint_url or "(endpoint not resolved)"
         checks.append(Check("AWS API", True, f"{where} answers (STS GetCallerIdentity)"))
     except TutorialError as exc:
         checks.append(Check("AWS API", False, exc.problem, exc.fix))

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.settings import REPO_ROOT
@@ -115,12 +115,54 @@ def run_notebooks(
 
 
 @dataclass
+class CleanupOutcome:
+    """What the run's final cleanup could establish, kept apart because each needs its own advice.
+
+    ``left``: resources it found but could not delete. ``unsearched``: listings that failed
+    (a region or service that could not be searched, a resource whose tags may not be read),
+    so "nothing left" is not proven. ``error``: cleanup could not run at all.
+    """
+
+    left: list = field(default_factory=list)
+    unsearched: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def cleaned(self) -> bool:
+        return not (self.error or self.left or self.unsearched)
+
+    def closing(self) -> str:
+        """The run's last words about cleanup: what really happened, and what to do (empty when all is gone)."""
+        if self.error:
+            return (
+                f"Cleanup could not run, so what the lessons created may still exist: {self.error}\n"
+                "Once that is fixed, delete it with `python -m helpers clean --yes`."
+            )
+        lines = []
+        if self.left:
+            names = ", ".join(getattr(r, "label", str(r)) for r in self.left)
+            lines.append(
+                f"Some resources could not be deleted (see above): {names}; retry with `python -m helpers clean --yes`."
+            )
+        if self.unsearched:
+            lead = "Also, some" if self.left else "Nothing that cleanup could see is left, but some"
+            lines.append(f"{lead} places could not be searched, so something may still be there:")
+            lines += [f"  {problem}" for problem in self.unsearched]
+            lines.append(
+                "Do what each line says, then check with `python -m helpers clean` (it lists what is "
+                "left and deletes nothing; add --yes to delete it)."
+            )
+        return "\n".join(lines)
+
+
+@dataclass
 class SeriesRun:
     """What one run of the series did: each lesson's result, and whether cleanup left nothing."""
 
     results: list[Result]
     cleaned: bool  # nothing of the series is left (True as well when cleanup was skipped on request)
     seconds: float
+    cleanup: CleanupOutcome | None = None  # None when cleanup was skipped on request (--keep)
 
     @property
     def failed(self) -> bool:
@@ -148,17 +190,18 @@ def run_series(
         stack.apply_local_env(settings)
     log(f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to {output_dir}\n")
     results: list[Result] = []
-    cleaned = True
+    outcome: CleanupOutcome | None = None
     try:
         results = run_notebooks(notebooks, output_dir, kernel_name=kernel_name, progress=progress, log=log)
     finally:
         if not keep:
-            cleaned = final_cleanup(settings, log)
-    return SeriesRun(results, cleaned, time.monotonic() - start)
+            outcome = final_cleanup(settings, log)
+    cleaned = outcome is None or outcome.cleaned
+    return SeriesRun(results, cleaned, time.monotonic() - start, outcome)
 
 
-def final_cleanup(settings, log: Callable[[str], None] = print) -> bool:
-    """Delete what the run created (the series' resources of this prefix); True if nothing is left."""
+def final_cleanup(settings, log: Callable[[str], None] = print) -> CleanupOutcome:
+    """Delete what the run created (the series' resources of this prefix); say what is left and what was unsearched."""
     from helpers import cleanup
     from helpers.errors import TutorialError
 
@@ -167,9 +210,9 @@ def final_cleanup(settings, log: Callable[[str], None] = print) -> bool:
         left = cleanup.clean(settings, yes=True, log=log)
     except TutorialError as exc:
         log(f"cleanup failed: {exc}")
-        return False
+        return CleanupOutcome(error=str(exc))
     # An incomplete search (a service that could not be listed) is no proof that nothing is left.
-    return not left and left.complete
+    return CleanupOutcome(left=list(left), unsearched=list(getattr(left, "problems", [])))
 
 
 def summary_table(results: list[Result]) -> str:

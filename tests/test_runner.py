@@ -55,3 +55,74 @@ def test_a_kernel_that_will_not_exit_does_not_hold_up_the_next_lesson(tmp_path):
     elapsed = time.monotonic() - start
     assert [r.status for r in results] == ["ok"]
     assert elapsed < 4.5, f"the stuck kernel held the run for {elapsed:.1f} s; the default 5 s wait is back"
+
+
+# --------------------------------------------------------------------------- the run's last words on cleanup
+
+
+UNSEARCHED = (
+    "could not list dynamodb tables in eu-west-1: access denied (AccessDeniedException) for ListTables: "
+    "your IAM identity lacks that permission; ask your account admin for it, or run this with an identity that has it."
+)
+
+
+def run_with_cleanup_answer(tmp_path, monkeypatch, capsys, answer) -> tuple[int, str]:
+    """``python -m helpers run`` with the lessons and the cleanup replaced: only the closing words are real."""
+    from helpers import __main__ as cli
+    from helpers import cleanup, runner
+    from helpers.local import stack
+
+    write_notebook(tmp_path / "00_only.ipynb", "1")
+    monkeypatch.setattr(stack, "up", lambda settings: "stack up")
+    monkeypatch.setattr(stack, "apply_local_env", lambda settings: None)
+    monkeypatch.setattr(runner, "run_notebooks", lambda books, out, **kw: [runner.Result("00_only", "ok", 0.1)])
+
+    def fake_clean(settings, **kwargs):
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(cleanup, "clean", fake_clean)
+    code = cli.main(["run", "--notebooks-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
+    return code, capsys.readouterr().out
+
+
+def test_run_says_what_could_not_be_searched_when_nothing_was_left(tmp_path, monkeypatch, capsys):
+    """A failed listing with nothing found is not "Some resources could not be deleted": nothing failed to
+    delete. The run names what could not be searched and how to check, and still exits 1 (no proof)."""
+    from helpers import cleanup
+
+    code, out = run_with_cleanup_answer(tmp_path, monkeypatch, capsys, cleanup.Found([], ["us-east-1"], [UNSEARCHED]))
+    closing = out.split("00_only", 1)[1]
+    assert code == 1
+    assert "could not be deleted" not in out
+    assert "Nothing that cleanup could see is left" in closing and "could not be searched" in closing
+    assert UNSEARCHED in closing and "`python -m helpers clean`" in closing
+
+
+def test_run_names_what_it_could_not_delete(tmp_path, monkeypatch, capsys):
+    from helpers import cleanup
+
+    bucket = cleanup.Resource(cleanup.BUCKET, "ws-10-0badcafe-data", "ws-10", region="us-east-1")
+    code, out = run_with_cleanup_answer(tmp_path, monkeypatch, capsys, cleanup.Found([bucket], ["us-east-1"]))
+    assert code == 1
+    assert f"Some resources could not be deleted (see above): {bucket.label}" in out
+    assert "could not be searched" not in out
+
+
+def test_run_says_when_cleanup_could_not_run_at_all(tmp_path, monkeypatch, capsys):
+    from helpers.errors import TutorialError
+
+    error = TutorialError("No AWS credentials found.", "Run `aws configure`.")
+    code, out = run_with_cleanup_answer(tmp_path, monkeypatch, capsys, error)
+    assert code == 1
+    assert "Cleanup could not run" in out and "No AWS credentials found." in out
+    assert "could not be deleted" not in out
+
+
+def test_run_is_quiet_about_cleanup_when_nothing_is_left(tmp_path, monkeypatch, capsys):
+    from helpers import cleanup
+
+    code, out = run_with_cleanup_answer(tmp_path, monkeypatch, capsys, cleanup.Found([], ["us-east-1"]))
+    assert code == 0
+    assert "could not" not in out.split("00_only", 1)[1]

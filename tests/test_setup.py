@@ -181,3 +181,41 @@ def test_setup_on_local_then_aws_in_the_same_kernel_reaches_aws(tmp_path, monkey
         stack.down(settings)
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_preflight_names_the_endpoint_sts_was_really_sent_to(tmp_path, monkeypatch):
+    """AWS_ENDPOINT_URL at LocalStack, AWS_ENDPOINT_URL_STS at moto: botocore sends STS to moto, and so
+    must the preflight say (it said the LocalStack address). Nothing listens at the LocalStack address
+    here, so the check passing also proves where the call went."""
+    import boto3
+    from support import in_process_moto
+
+    from helpers import checks
+    from helpers.errors import TutorialError
+
+    localstack = f"http://localhost:{free_port()}"
+    for var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+    def no_postgres(*args, **kwargs):  # the PostgreSQL check is not what this test is about
+        raise TutorialError("PostgreSQL is not part of this test.")
+
+    monkeypatch.setattr(postgres, "admin_connect", no_postgres)
+    with in_process_moto() as moto:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", localstack)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto)
+        settings = Settings(
+            backend="local",
+            region="us-east-1",
+            prefix="ws-bob",
+            state_dir=tmp_path,
+            external_endpoint=localstack,
+            service_endpoints=(("sts", moto),),
+        )
+        [api] = [c for c in checks.preflight(settings) if c.check == "AWS API"]
+    assert api.ok, api.detail
+    assert api.detail == f"{moto} answers (STS GetCallerIdentity)"
+    assert localstack not in api.detail
