@@ -39,3 +39,28 @@ def local_stack(settings):
     stack.up(settings)
     stack.apply_local_env(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def room(tmp_path_factory):
+    """One workshop room, rehearsed once for the whole session (benchmarks.room.rehearse).
+
+    The real notebooks through the same runner as `python -m helpers run`, all seats at once, in
+    one account with decoys, each seat with the keys `workshop create` made and IAM enforced as
+    AWS does, after `workshop prepare`, then `workshop sweep`. Several test modules assert on
+    this one run (tests/test_workshop_rehearsal.py lists which assertion proves what): a seat
+    for the series twice in a row (test_lessons), one for the student copies (test_student),
+    one for the proof tool (test_prove_on_aws), and ws-10 with ws-100, whose prefixes extend
+    one another.
+    """
+    from benchmarks.room import Seat, rehearse
+    from tools.prove_on_aws import new_prefix
+
+    seats = [
+        Seat("ws-01", "twice"),
+        Seat("ws-10"),
+        Seat("ws-100"),
+        Seat("ws-02", "student"),
+        Seat(new_prefix(), "proof"),
+    ]
+    return rehearse(seats, tmp_path_factory.mktemp("room"), log=lambda _: None)

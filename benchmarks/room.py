@@ -1,229 +1,636 @@
-"""A workshop room, simulated: N participants doing the lessons' work at once against one stack.
+"""A workshop room rehearsed for real: N participants run the real notebooks at once in one account.
 
-Each participant is a thread with its own boto3 session and prefix, making the calls lessons
-01-04 make (not thirty kernels): a bucket with the article's files and a presigned link
-(01); a security group and lesson 02's DB instance, waited for, then PostgreSQL through the RDS
-bridge with the `users` table and the CSVs loaded by COPY (02); the DynamoDB table with items
-123 and 456, a query and a conditional write (03); and cleanup of their own prefix (04). All of
-it against one emulator (with its AWS-like lifecycle) and one PostgreSQL.
+``python -m benchmarks --room N`` (and, with a handful of seats, tests/test_workshop_rehearsal.py)
+calls :func:`rehearse`, which does what an instructor and a room do, through the same commands:
 
-It reports wall time, failures (must be zero), collisions (a participant who saw or deleted
-another's resource), and the emulator's peak memory; after the room, a sweep of every
-participant must leave nothing. A measurement, not a test: nothing here fails for being slow.
+1. one emulator of the room's own (``helpers.local.stack.spawn_moto``: AWS-like lifecycle at a
+   pace of 0.5 s, IAM enforcement switchable at run time through
+   ``helpers.local.iam_enforcement.CONTROL_PATH``) and one PostgreSQL for everyone (``DATABASE_URL``
+   when the caller has one, else an embedded server of the room's own, in the room's state folder);
+2. as the administrator, before anyone sits down: decoys that belong to no participant (a bucket,
+   a DynamoDB table, a security group and a DB instance, without the series' tags), then
+   ``python -m helpers workshop create`` and ``workshop prepare`` (the kit's own CLI);
+3. enforcement on; every seat is a process of its own, with the keys ``create`` made
+   (``workshop.seat_keys``), ``TUTORIAL_LOCAL_CREDENTIALS=own`` and an output folder of its own,
+   running ``python -m helpers run`` (every lesson, exercises included; or, per seat, the series
+   twice in a row, the student copies, or the proof tool), all started at once unless a pool
+   bounds them;
+4. enforcement off; ``python -m helpers workshop sweep --yes`` as the administrator; then an
+   inventory of the whole account, compared with the one taken before the room: anything new is
+   what the sweep left, and every decoy must still be there; then the decoys are deleted.
+
+It reports wall time, each seat's lessons (status, detail), what each participant saw of another
+(any other participant's prefix, or a decoy's name, in their executed notebooks or their run's
+output), what was left after the sweep, and the peak memory of the emulator (its VmHWM) and of
+PostgreSQL (the largest sum of the proportional set size, Pss, of the postmaster and its
+backends, polled every half second). Nothing here re-implements a lesson: the notebooks are the
+only copy of the lessons.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
 import time
-import traceback
 import urllib.request
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from botocore.exceptions import ClientError
-
 from benchmarks.cases import Timing, log
 
-CSV_FILES = {"csv/file1.csv": "name,age\nabe,31\nbea,5\n", "csv/file2.csv": "name,age\ncory,50\ndana,100\n"}
+ROOT = Path(__file__).resolve().parent.parent
+PACE = "0.5"  # seconds per AWS-like status: the room's waits stay realistic in shape, short in time
+REGION = "us-east-1"
+SEAT_TIMEOUT = 1800.0  # seconds; a seat still running then has hung, and is reported as failed
+KINDS = ("run", "twice", "student", "proof")
+# The runner's summary table (helpers.runner.summary_table): "<notebook>  <status>  <seconds>".
+_SUMMARY_ROW = re.compile(r"^(?P<notebook>\d\d_\w+)\s+(?P<status>ok|FAILED|skipped)\s+(?P<seconds>[\d.]+)$")
+_FAILED_AT = re.compile(r"^(?P<notebook>\d\d_\w+) failed at (?P<detail>.+)$")
 
 
-def _participant(settings, prefix: str, keys: tuple[str, str]) -> str:
-    """One participant's lessons 01-04, with their own keys; returns "" or what went wrong."""
-    import boto3
-    import psycopg2
+@dataclasses.dataclass(frozen=True)
+class Seat:
+    """One participant: a prefix, and what they run.
 
-    from helpers import cleanup, rds, workshop
-    from helpers.names import Names
+    ``run``: ``python -m helpers run``, every lesson as committed (exercises answered);
+    ``twice``: the same with lessons 00-04 each twice in a row, on top of their own resources
+    (:func:`twice_in_a_row`: a learner who runs a lesson again);
+    ``student``: ``python -m helpers run 00 01 02 03 04 --notebooks-dir <student copies>``, a learner
+    who has not typed an answer yet; ``proof``: ``python -m tools.prove_on_aws --backend local``.
+    """
 
-    mine = dataclasses.replace(settings, prefix=prefix)
-    session = boto3.session.Session(
-        region_name=settings.region, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-    )
-    clients = cleanup.Clients(mine, factory=lambda service, region: session.client(service, region_name=region))
-    account = session.client("sts").get_caller_identity()["Account"]
-    names = Names(prefix=prefix, account_id=account, region=settings.region)
-    tags = names.tags()
+    prefix: str
+    kind: str = "run"
+
+
+@dataclasses.dataclass
+class SeatRun:
+    """What one seat did: its exit code, its lessons as the runner reported them, what it saw."""
+
+    seat: Seat
+    returncode: int
+    seconds: float
+    lessons: list[tuple[str, str, str]]  # (notebook, "ok" | "FAILED" | "skipped", detail)
+    output: str
+    output_dir: Path
+    seen_of_others: list[str]
+
+    @property
+    def failures(self) -> list[str]:
+        found = [f"{nb}: {detail}" for nb, status, detail in self.lessons if status != "ok"]
+        if not self.lessons:
+            found.append(f"no lesson summary (exit {self.returncode}): {self.output[-1500:]}")
+        elif self.returncode != 0 and not found:
+            found.append(f"exit {self.returncode}: {self.output[-1500:]}")
+        return found
+
+
+@dataclasses.dataclass
+class RoomReport:
+    """The room, measured: seats, sweep, what was left, the decoys, peak memory."""
+
+    seats: list[SeatRun]
+    wall_seconds: float
+    concurrency: int
+    sweep_returncode: int
+    sweep_output: str
+    left_after_sweep: list[str]
+    decoys: list[str]
+    decoys_missing_after_sweep: list[str]
+    emulator_peak_mib: float | None
+    postgres_peak_mib: float | None
+    postgres: str
+
+    def failures_per_lesson(self) -> dict[str, int]:
+        """Lesson -> seats where it failed or was skipped (every lesson any seat ran, 0 wanted)."""
+        counts: dict[str, int] = {}
+        for run in self.seats:
+            for notebook, status, _ in run.lessons:
+                counts[notebook] = counts.get(notebook, 0) + (status != "ok")
+        return dict(sorted(counts.items()))
+
+    def failed_seats(self) -> dict[str, list[str]]:
+        return {run.seat.prefix: run.failures for run in self.seats if run.failures}
+
+    def seen(self) -> dict[str, list[str]]:
+        return {run.seat.prefix: run.seen_of_others for run in self.seats if run.seen_of_others}
+
+    def summary(self) -> str:
+        per_lesson = ", ".join(f"{nb[:2]} {n}" for nb, n in self.failures_per_lesson().items())
+        return (
+            f"{len(self.seats)} participants, {self.concurrency} at a time: {self.wall_seconds:.0f} s wall; "
+            f"failures per lesson: {per_lesson}; seen of another's: {sum(map(len, self.seen().values()))}; "
+            f"left after the sweep: {len(self.left_after_sweep)}; decoys kept: "
+            f"{len(self.decoys) - len(self.decoys_missing_after_sweep)}/{len(self.decoys)}; "
+            f"peak memory: emulator {_mib(self.emulator_peak_mib)}, PostgreSQL {_mib(self.postgres_peak_mib)}"
+        )
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} MiB"
+
+
+def room_participants(n: int) -> list[str]:
+    """``n`` prefixes that include ``ws-10`` and ``ws-100`` (one extends the other), then ws-01, ws-02, ..."""
+    if n < 2:
+        raise ValueError("a room needs at least 2 participants (ws-10 and ws-100)")
+    others = (f"ws-{i:02d}" for i in range(1, 1000) if i not in (10, 100))
+    names = ["ws-10", "ws-100"]
+    while len(names) < n:
+        names.append(next(others))
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _proc_kib(pid: int, field: str, file: str = "status") -> int | None:
     try:
-        # 01: bucket, files, a presigned link fetched without credentials
-        s3 = session.client("s3")
-        s3.create_bucket(Bucket=names.bucket)
-        s3.put_bucket_tagging(Bucket=names.bucket, Tagging={"TagSet": tags})
-        s3.put_object(Bucket=names.bucket, Key="test.txt", Body=b"Hello there\n")
-        s3.put_object(Bucket=names.bucket, Key="python/test.py", Body=b'print("hi")\n')
-        for key, text in CSV_FILES.items():
-            s3.put_object(Bucket=names.bucket, Key=key, Body=text.encode())
-        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=names.bucket)["Contents"])
-        if keys != ["csv/file1.csv", "csv/file2.csv", "python/test.py", "test.txt"]:
-            return f"01: unexpected keys {keys}"
-        link = s3.generate_presigned_url("get_object", Params={"Bucket": names.bucket, "Key": "test.txt"})
-        with urllib.request.urlopen(link, timeout=10) as response:  # noqa: S310 - the local emulator
-            if response.read() != b"Hello there\n":
-                return "01: the presigned link returned something else"
-        # 02: security group, DB instance (creating, then available), PostgreSQL
-        ec2, rds_client = session.client("ec2"), session.client("rds")
-        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-        group = ec2.create_security_group(
-            GroupName=names.security_group,
-            Description=workshop.SECURITY_GROUP_DESCRIPTION,
-            VpcId=vpc,
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
-        )["GroupId"]
-        rds_client.create_db_instance(
-            DBInstanceIdentifier=names.db_instance, VpcSecurityGroupIds=[group], Tags=tags, **workshop.LESSON_02_DB
-        )
-        rds.watch(
-            names.db_instance,
-            mine,
-            lambda db: bool(db) and db["DBInstanceStatus"] == "available",
-            timeout=300,
-            rds=rds_client,
-            log=lambda _: None,
-        )
-        params = rds.connection_params(
-            names.db_instance, mine, rds=rds_client, secretsmanager=session.client("secretsmanager")
-        )
-        conn = psycopg2.connect(**params)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute("DROP TABLE IF EXISTS people")
-                cur.execute("CREATE TABLE people (name TEXT NOT NULL, age INT NOT NULL)")
-                for key in CSV_FILES:
-                    body = s3.get_object(Bucket=names.bucket, Key=key)["Body"].read().decode()
-                    cur.copy_expert("COPY people FROM STDIN WITH (FORMAT csv, HEADER true)", io.StringIO(body))
-                cur.execute("SELECT count(*), sum(age) FROM people")
-                if cur.fetchone() != (4, 186):
-                    return "02: the loaded table holds other rows"
-        finally:
-            conn.close()
-        # 03: DynamoDB
-        ddb = session.client("dynamodb")
-        ddb.create_table(
-            TableName=names.table,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
-            BillingMode="PROVISIONED",
-            ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
-            Tags=tags,
-        )
-        ddb.get_waiter("table_exists").wait(TableName=names.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-        ddb.put_item(TableName=names.table, Item={"id": {"N": "123"}, "first_name": {"S": "matt"}})
-        ddb.put_item(TableName=names.table, Item={"id": {"N": "456"}, "is_wizard": {"BOOL": True}})
-        if (
-            ddb.query(
-                TableName=names.table,
-                KeyConditionExpression="id = :id",
-                ExpressionAttributeValues={":id": {"N": "456"}},
-            )["Count"]
-            != 1
-        ):
-            return "03: the query found another number of items"
-        try:
-            ddb.put_item(
-                TableName=names.table, Item={"id": {"N": "123"}}, ConditionExpression="attribute_not_exists(id)"
-            )
-            return "03: the conditional write overwrote an item"
-        except ddb.exceptions.ConditionalCheckFailedException:
-            pass
-        # Isolation, enforced: another participant's table is refused (whether it exists yet or not).
-        other = "room-00-users" if prefix != "room-00" else "room-99-users"
-        try:
-            ddb.describe_table(TableName=other)
-            return f"isolation: {prefix} could describe {other}"
-        except ddb.exceptions.ResourceNotFoundException:
-            return f"isolation: {prefix} was told {other} does not exist, not refused (is IAM enforced?)"
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in {"AccessDeniedException", "403"}:
-                raise
-        # Isolation: the participant's own listing shows only their own resources.
-        seen = cleanup.find(mine, log=lambda _: None, clients=clients)
-        if any(r.participant != prefix for r in seen) or len(seen) < 5:
-            return f"collision: {prefix} sees {[(r.participant, r.name) for r in seen]}"
-        # 04: cleanup of their own prefix
-        left = cleanup.clean(mine, yes=True, log=lambda _: None, clients=clients)
-        if left:
-            return f"04: left {[r.name for r in left]}"
-        return ""
-    except Exception as exc:  # noqa: BLE001 - a failure is counted and reported, the room goes on
-        return f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
-
-
-def _peak_rss_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         return None
     return None
 
 
-def _control(url: str, path: str, body: dict) -> None:
-    import json
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its closing parenthesis
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
-    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - the local emulator
-        pass
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
-def room_cases(settings, participants: int) -> list[Timing]:
-    """Run the room once and report it as timings (plus failures and memory in the note).
+class MemoryWatch:
+    """Polls the Pss of a process tree (a postmaster and its backends) in a thread; keeps the peak."""
 
-    Each participant holds only the participant policy, and the emulator authorises like AWS
-    (helpers/local/iam_enforcement.py): the instructor's `workshop create` makes the users with
-    enforcement off, then it is switched on for the room, and off again for the sweep.
+    def __init__(self, root: int | None, every: float = 0.5) -> None:
+        self.root, self.every, self.peak_kib = root, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while self.root and not self._stop.is_set():
+            pids = [self.root, *_children(self.root)]
+            total = sum(_proc_kib(p, "Pss", "smaps_rollup") or 0 for p in pids)
+            self.peak_kib = max(self.peak_kib, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def peak_mib(self) -> float | None:
+        return self.peak_kib / 1024 if self.root and self.peak_kib else None
+
+
+# --------------------------------------------------------------------------- the administrator
+
+
+def _admin_env(state_dir: Path, endpoint: str, database_url: str, pg_port: int) -> dict[str, str]:
+    """The instructor's environment: the room's emulator and PostgreSQL, the emulator's dummy keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUTORIAL_", "AWS_", "DATABASE_URL"))}
+    if "AWS_CA_BUNDLE" in os.environ:
+        env["AWS_CA_BUNDLE"] = os.environ["AWS_CA_BUNDLE"]
+    env.update(
+        TUTORIAL_BACKEND="local",
+        TUTORIAL_STATE_DIR=str(state_dir),
+        TUTORIAL_PREFIX="room-admin",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_DEFAULT_REGION=REGION,
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    else:
+        env["TUTORIAL_PG_PORT"] = str(pg_port)
+    return env
+
+
+def _cli(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def _must(done: subprocess.CompletedProcess, what: str) -> str:
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    return done.stdout
+
+
+def _switch_iam(endpoint: str, on: bool) -> dict:
+    from helpers.local import iam_enforcement
+
+    request = urllib.request.Request(
+        endpoint + iam_enforcement.CONTROL_PATH, data=json.dumps({"enforce": on}).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - the room's own emulator
+        return json.loads(response.read())
+
+
+class Admin:
+    """boto3 clients of the administrator (the emulator's dummy keys) against the room's emulator."""
+
+    def __init__(self, endpoint: str) -> None:
+        import boto3
+
+        self.session = boto3.session.Session(
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # noqa: S106 - the emulator's dummy key, never a real one
+            region_name=REGION,
+        )
+        self.endpoint = endpoint
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def inventory(self) -> set[str]:
+        """Every bucket, table, DB instance, security group, secret and IAM user in the account.
+
+        Listed independently of helpers.cleanup, so a finder that misses something cannot hide it.
+        """
+        s3, ddb, rds, ec2, sm, iam = (self.client(s) for s in ("s3", "dynamodb", "rds", "ec2", "secretsmanager", "iam"))
+        found = {f"bucket {b['Name']}" for b in s3.list_buckets().get("Buckets", [])}
+        for page in ddb.get_paginator("list_tables").paginate():
+            found |= {f"table {t}" for t in page["TableNames"]}
+        for page in rds.get_paginator("describe_db_instances").paginate():
+            found |= {f"db-instance {d['DBInstanceIdentifier']}" for d in page["DBInstances"]}
+        for page in ec2.get_paginator("describe_security_groups").paginate():
+            found |= {f"security-group {g['GroupName']}" for g in page["SecurityGroups"]}
+        for page in sm.get_paginator("list_secrets").paginate():
+            found |= {f"secret {s['Name']}" for s in page["SecretList"]}
+        for page in iam.get_paginator("list_users").paginate():
+            found |= {f"iam-user {u['UserName']}" for u in page["Users"]}
+        return found
+
+    def make_decoys(self, name: str) -> list[str]:
+        """A bucket (with an object), a table, a security group and a DB instance of nobody's.
+
+        Tagged, but not with the series' tags: an account's other work, which no participant, no
+        lesson and no sweep may touch.
+        """
+        tags = [{"Key": "team", "Value": "analytics"}]
+        s3, ddb, ec2, rds = (self.client(s) for s in ("s3", "dynamodb", "ec2", "rds"))
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+        s3.put_object(Bucket=name, Key="report.csv", Body=b"quarter,revenue\nq1,1\n")
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=tags,
+        )
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        group = ec2.create_security_group(
+            GroupName=name,
+            Description="another team's database",
+            VpcId=vpc,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+        )["GroupId"]
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+            MasterUsername="analyst",
+            ManageMasterUserPassword=True,
+            VpcSecurityGroupIds=[group],
+            Tags=tags,
+        )
+        return [f"bucket {name}", f"table {name}", f"security-group {name}", f"db-instance {name}"]
+
+    def delete_decoys(self, name: str, timeout: float = 120) -> None:
+        """Delete them again (the instance first: its security group is in use until it is gone)."""
+        s3, ddb, ec2, rds = (self.client(s) for s in ("s3", "dynamodb", "ec2", "rds"))
+        for call in (
+            lambda: s3.delete_object(Bucket=name, Key="report.csv"),
+            lambda: s3.delete_bucket(Bucket=name),
+            lambda: ddb.delete_table(TableName=name),
+            lambda: rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True),
+        ):
+            _quietly(call)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _quietly(lambda: ec2.delete_security_group(GroupName=name)):
+                return
+            time.sleep(1)
+
+
+def _quietly(call: Callable[[], object]) -> bool:
+    """Run an administrator's call whose failure only means "not yet" or "already gone"."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- seats
+
+
+def _seat_command(seat: Seat, out: Path, student_dir: Path, twice_dir: Path) -> list[str]:
+    if seat.kind == "run":
+        return ["helpers", "run", "--output-dir", str(out)]
+    if seat.kind == "twice":
+        return ["helpers", "run", "--notebooks-dir", str(twice_dir), "--output-dir", str(out)]
+    if seat.kind == "student":
+        return [
+            "helpers",
+            "run",
+            "00",
+            "01",
+            "02",
+            "03",
+            "04",
+            "--notebooks-dir",
+            str(student_dir),
+            "--output-dir",
+            str(out),
+        ]
+    if seat.kind == "proof":
+        return ["tools.prove_on_aws", "--backend", "local", "--prefix", seat.prefix, "--output-dir", str(out)]
+    raise ValueError(f"seat kind {seat.kind!r}: one of {KINDS}")
+
+
+def lesson_rows(output: str) -> list[tuple[str, str, str]]:
+    """(notebook, status, detail) from the runner's summary table in a run's output."""
+    details = {m["notebook"]: m["detail"] for m in map(_FAILED_AT.match, output.splitlines()) if m}
+    rows = [m for m in map(_SUMMARY_ROW.match, (line.strip() for line in output.splitlines())) if m]
+    return [(m["notebook"], m["status"], details.get(m["notebook"], "") if m["status"] != "ok" else "") for m in rows]
+
+
+def mentions(text: str, names: Iterable[str]) -> list[str]:
+    """The names of ``names`` that ``text`` mentions as a whole prefix or name.
+
+    ``ws-10`` is found in ``ws-10-users`` but not in ``ws-100-users``: a prefix ends at a character
+    that cannot continue it (not a letter or digit).
     """
+    return sorted(n for n in names if re.search(rf"(?<![A-Za-z0-9-]){re.escape(n)}(?![A-Za-z0-9])", text))
+
+
+def _outputs_text(folder: Path) -> str:
+    import nbformat
+
+    parts = []
+    for path in sorted(folder.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                parts.append(str(out.get("text", "")))
+                parts += [str(v) for v in out.get("data", {}).values()]
+                parts += [str(out.get("evalue", ""))]
+    return "\n".join(parts)
+
+
+def _run_seat(seat: Seat, env: dict[str, str], out: Path, folders: tuple[Path, Path], others: list[str]) -> SeatRun:
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    try:
+        done = _cli(_seat_command(seat, out, *folders), env, timeout=SEAT_TIMEOUT)
+        code, text = done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired as exc:
+        code, text = -1, f"timed out after {SEAT_TIMEOUT:.0f} s\n{exc.stdout or ''}"
+    (out / "run.log").write_text(text)
+    seen = mentions(_outputs_text(out) + "\n" + text, others)
+    return SeatRun(seat, code, time.monotonic() - start, lesson_rows(text), text, out, seen)
+
+
+def twice_in_a_row(folder: Path) -> Path:
+    """``folder`` with lessons 00-04 each twice in a row (``NN_name.ipynb``, then ``NN_name_again.ipynb``,
+    which sorts right after it), then lesson 05 once: what ``python -m helpers run --notebooks-dir``
+    runs for a learner who runs each lesson again on top of its own resources."""
+    import shutil
+
+    from helpers.runner import lesson_notebooks
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in lesson_notebooks():
+        shutil.copy(path, folder / path.name)
+        if path.name < "05":
+            shutil.copy(path, folder / f"{path.stem}_again.ipynb")
+    return folder
+
+
+# --------------------------------------------------------------------------- the room
+
+
+def rds_quota(seats: int) -> int:
+    """The DB-instance quota the runbook asks for: two instances a participant (lessons 02 and 05
+    may overlap) and one more (the decoy); never below AWS's default of 40 per region."""
+    return max(40, 2 * seats + 1)
+
+
+def rehearse(
+    seats: list[Seat],
+    workdir: Path,
+    *,
+    pool: int | None = None,
+    emulator_env: dict[str, str] | None = None,
+    log: Callable[[str], None] = log,
+) -> RoomReport:
+    """Rehearse a room of ``seats`` in ``workdir`` (its state, logs and executed notebooks); see the module.
+
+    ``pool`` bounds how many seats run at once (default: all); ``emulator_env`` adds to the
+    emulator's environment (its AWS-like limits, e.g.). The account's DB-instance quota is raised
+    as the runbook says (:func:`rds_quota`), as an instructor would have asked AWS to.
+    """
+    import shutil
     import tempfile
 
     import boto3
 
-    from helpers import cleanup, workshop
-    from helpers.local import iam_enforcement, stack
+    from helpers.local import postgres, stack
+    from helpers.local.processes import free_port
+    from helpers.settings import load_settings
+    from helpers.workshop import seat_keys
 
-    stack.down(settings)  # a fresh emulator, so its peak memory is the room's
-    stack.up(settings)
-    stack.apply_local_env(settings)
-    prefixes = [f"room-{i:02d}" for i in range(1, participants + 1)]
-    account = boto3.client("sts").get_caller_identity()["Account"]
-    with tempfile.TemporaryDirectory() as tmp:
-        original = workshop.Workshop.folder
-        workshop.Workshop.folder = staticmethod(lambda s: Path(tmp))
-        try:
-            workshop.create(settings, boto3.client("iam"), account, prefixes, yes=True, log=lambda _: None)
-            keys = {prefix: workshop.seat_keys(settings, prefix) for prefix in prefixes}
-            record = workshop.Workshop.load(settings)
-        finally:
-            workshop.Workshop.folder = original
-    log(f"  room: {participants} participants doing lessons 01-04 at once, each under their own policy ...")
-    _control(settings.moto_url, iam_enforcement.CONTROL_PATH, {"enforce": True})
-    start = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(max_workers=participants) as pool:
-            problems = list(pool.map(lambda p: _participant(settings, p, keys[p]), prefixes))
-    finally:
-        wall = time.perf_counter() - start
-        _control(settings.moto_url, iam_enforcement.CONTROL_PATH, {"enforce": False})
-    failures = [(p, why) for p, why in zip(prefixes, problems, strict=True) if why]
-    sweep_left = cleanup.clean(settings, yes=True, participants=prefixes, log=lambda _: None)
-    if record is not None:
-        workshop.delete_users(boto3.client("iam"), record, yes=True, log=lambda _: None)
-    peak = _peak_rss_mib(stack.moto_pid(settings) or 0)
-    for prefix, why in failures[:5]:
-        log(f"    FAILED {prefix}: {why.splitlines()[0]}")
-    log(
-        f"    {wall:7.2f} s wall, {len(failures)} failure(s), sweep left {len(sweep_left)}, "
-        f"emulator peak {peak or 0:.0f} MiB"
+    prefixes = [s.prefix for s in seats]
+    # The state folder (the kit's record and keys, the embedded PostgreSQL's data) lives in a
+    # folder of its own under the system's temporary folder, not in ``workdir``: the embedded
+    # server runs as an unprivileged user when we are root, and must reach its data folder
+    # through every parent (pytest makes its own temporary root private again at each start).
+    state = Path(tempfile.mkdtemp(prefix="room-state-"))
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    database_url = os.environ.get("DATABASE_URL", "")
+    env = _admin_env(state, endpoint, database_url, free_port())
+    with (workdir / "emulator.log").open("ab") as moto_log:
+        moto = stack.spawn_moto(
+            port,
+            env={
+                **env,
+                "TUTORIAL_AWS_IAM": "off",
+                "TUTORIAL_AWS_LIFECYCLE_PACE": PACE,
+                "TUTORIAL_AWS_RDS_INSTANCE_QUOTA": str(rds_quota(len(seats))),
+                **(emulator_env or {}),
+            },
+            output=moto_log,
+        )
+    settings = dataclasses.replace(
+        load_settings(), state_dir=state, pg_port=int(env.get("TUTORIAL_PG_PORT", 0)) or 5432, database_url=database_url
     )
-    note = f"{len(failures)} failures; sweep left {len(sweep_left)}; emulator peak {peak or 0:.0f} MiB; own policies"
+    decoy = f"decoy-{secrets.token_hex(4)}"
+    admin = Admin(endpoint)
+    try:
+        stack.wait_until_healthy(moto, endpoint)
+        _must(_cli(["helpers", "up"], env), "python -m helpers up (the room's PostgreSQL)")
+        with postgres.admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            postmaster = _parent(cur.fetchone()[0])
+        conn.close()
+        log(f"  room: emulator {endpoint}, PostgreSQL {'DATABASE_URL' if database_url else 'embedded'}; decoys ...")
+        decoys = admin.make_decoys(decoy)
+        (workdir / "participants.txt").write_text("\n".join(prefixes) + "\n")
+        _must(
+            _cli(
+                ["helpers", "workshop", "create", "--participants-file", str(workdir / "participants.txt"), "--yes"],
+                env,
+            ),
+            "workshop create",
+        )
+        _must(_cli(["helpers", "workshop", "prepare", "--yes"], env), "workshop prepare")
+        before = admin.inventory() - {f"iam-user {u}" for u in _users(admin)}
+        student_dir = workdir / "student"
+        if any(s.kind == "student" for s in seats):
+            _must(_cli(["tools.student", "--out", str(student_dir)], env), "student copies")
+        twice_dir = twice_in_a_row(workdir / "twice") if any(s.kind == "twice" for s in seats) else workdir
+        width = min(pool or len(seats), len(seats))
+        log(f"  room: {len(seats)} participants, {width} at a time, IAM enforced ...")
+        assert _switch_iam(endpoint, True) == {"enforce": True}
+        start = time.monotonic()
+        try:
+            with MemoryWatch(postmaster) as pg_memory, ThreadPoolExecutor(max_workers=width) as threads:
+                runs = list(
+                    threads.map(
+                        lambda seat: _run_seat(
+                            seat,
+                            _seat_env(env, seat.prefix, seat_keys(settings, seat.prefix)),
+                            workdir / "seats" / seat.prefix,
+                            (student_dir, twice_dir),
+                            [p for p in prefixes if p != seat.prefix] + [decoy],
+                        ),
+                        seats,
+                    )
+                )
+        finally:
+            wall = time.monotonic() - start
+            _switch_iam(endpoint, False)
+        log(f"    {wall:.0f} s; sweep ...")
+        sweep = _cli(["helpers", "workshop", "sweep", "--yes"], env)
+        after = admin.inventory()
+        report = RoomReport(
+            seats=runs,
+            wall_seconds=wall,
+            concurrency=width,
+            sweep_returncode=sweep.returncode,
+            sweep_output=sweep.stdout + sweep.stderr,
+            left_after_sweep=sorted(after - before),
+            decoys=decoys,
+            decoys_missing_after_sweep=sorted(set(decoys) - after),
+            emulator_peak_mib=(_proc_kib(moto.pid, "VmHWM") or 0) / 1024 or None,
+            postgres_peak_mib=pg_memory.peak_mib,
+            postgres="PostgreSQL from DATABASE_URL" if database_url else "embedded PostgreSQL of the room's own",
+        )
+    finally:
+        _switch_iam(endpoint, False) if moto.poll() is None else None
+        admin.delete_decoys(decoy) if moto.poll() is None else None
+        moto.terminate()
+        moto.wait(timeout=10)
+        if not database_url:
+            postgres.stop_embedded_postgres(settings)
+        shutil.rmtree(state, ignore_errors=True)
+        boto3.DEFAULT_SESSION = None
+    log(f"    {report.summary()}")
+    return report
+
+
+def _users(admin: Admin) -> list[str]:
+    return [u["UserName"] for page in admin.client("iam").get_paginator("list_users").paginate() for u in page["Users"]]
+
+
+def _seat_env(admin_env: dict[str, str], prefix: str, keys: tuple[str, str]) -> dict[str, str]:
+    """A participant's environment: their prefix and keys, kept (not replaced by the dummy ones)."""
+    return {
+        **admin_env,
+        "TUTORIAL_PREFIX": prefix,
+        "TUTORIAL_LOCAL_CREDENTIALS": "own",
+        "AWS_ACCESS_KEY_ID": keys[0],
+        "AWS_SECRET_ACCESS_KEY": keys[1],
+    }
+
+
+def room_cases(settings, participants: int, pool: int | None = None) -> list[Timing]:
+    """The benchmark's room: ``participants`` seats running the real notebooks, reported as a timing."""
+    import tempfile
+
+    seats = [Seat(p) for p in room_participants(participants)]
+    with tempfile.TemporaryDirectory(prefix="room-") as tmp:
+        report = rehearse(seats, Path(tmp), pool=pool)
+    for prefix, why in list(report.failed_seats().items())[:5]:
+        log(f"    FAILED {prefix}: {why[0].splitlines()[0]}")
+    for prefix, names in list(report.seen().items())[:5]:
+        log(f"    {prefix} saw {', '.join(names)}")
+    for name in report.left_after_sweep[:10]:
+        log(f"    left after the sweep: {name}")
+    failures = sum(report.failures_per_lesson().values())
+    note = (
+        f"{failures} lesson failure(s); seen of another's {sum(map(len, report.seen().values()))}; "
+        f"left after sweep {len(report.left_after_sweep)}; decoys kept "
+        f"{len(report.decoys) - len(report.decoys_missing_after_sweep)}/{len(report.decoys)}; "
+        f"peak emulator {_mib(report.emulator_peak_mib)}, PostgreSQL {_mib(report.postgres_peak_mib)}"
+    )
     return [
         Timing(
             f"Workshop room: {participants} participants at once",
-            "lessons 01-04 per participant (threads, one stack, own policies)",
+            f"python -m helpers run, lessons 00-05, {report.concurrency} at a time, own keys, IAM enforced",
             participants,
             "participants",
-            wall,
+            report.wall_seconds,
             note,
-            {"failures": len(failures), "sweep_left": len(sweep_left), "emulator_peak_mib": peak},
+            {
+                "failures_per_lesson": report.failures_per_lesson(),
+                "seen_of_others": report.seen(),
+                "left_after_sweep": report.left_after_sweep,
+                "decoys_missing_after_sweep": report.decoys_missing_after_sweep,
+                "sweep_returncode": report.sweep_returncode,
+                "emulator_peak_mib": report.emulator_peak_mib,
+                "postgres_peak_mib": report.postgres_peak_mib,
+                "postgres": report.postgres,
+                "concurrency": report.concurrency,
+            },
         )
     ]

@@ -51,3 +51,42 @@ def test_the_lifecycle_target_is_a_difference_in_seconds():
     assert (missed[target]["measured"], missed[target]["met"]) == ("+25.0 s", False)
     # the floor target compares the lifecycle-on run, the series as learners get it
     assert missed["whole series within 2x of its floor"]["measured"] == "5.50x"
+
+
+def test_a_room_always_holds_the_two_prefixes_that_extend_one_another():
+    from benchmarks.room import rds_quota, room_participants
+
+    assert room_participants(3) == ["ws-01", "ws-10", "ws-100"]
+    thirty = room_participants(30)
+    assert len(set(thirty)) == 30 and {"ws-10", "ws-100"} <= set(thirty)
+    assert rds_quota(3) == 40 and rds_quota(30) == 61  # AWS's default, or two per participant and the decoy
+
+
+def test_seeing_another_prefix_means_the_whole_prefix():
+    """ws-10 must be found in ws-10's names and not in ws-100's, and the other way round."""
+    from benchmarks.room import mentions
+
+    assert mentions("deleted table ws-100-users", ["ws-10", "ws-100"]) == ["ws-100"]
+    assert mentions("bucket ws-10-1a2b3c-data", ["ws-10", "ws-100"]) == ["ws-10"]
+    assert mentions("Prefix ws-10\n", ["ws-10"]) == ["ws-10"]
+    assert mentions("xws-10-users, ws-101-users, decoy-ab12cd34x", ["ws-10", "decoy-ab12cd34"]) == []
+
+
+def test_a_seats_lessons_are_read_from_the_runners_summary_table():
+    from benchmarks.room import lesson_rows
+    from helpers.runner import summary_table
+
+    results = [
+        Result("00_setup_and_secrets", "ok", 1.2),
+        Result("00_setup_and_secrets_again", "ok", 1.0),
+        Result("01_s3", "FAILED", 3.0, "cell 4: KeyError: x"),
+        Result("02_rds_postgres", "skipped", 0.0, "an earlier lesson failed"),
+    ]
+    output = "[1/4] 00_setup_and_secrets ...\n      ok (1.2 s)\n\n" + summary_table(results)
+    assert lesson_rows(output) == [
+        ("00_setup_and_secrets", "ok", ""),
+        ("00_setup_and_secrets_again", "ok", ""),
+        ("01_s3", "FAILED", "cell 4: KeyError: x"),
+        ("02_rds_postgres", "skipped", ""),
+    ]
+    assert lesson_rows("Traceback (most recent call last): ...") == []

@@ -2,7 +2,9 @@
 
 nbval (make test-notebooks) checks each lesson's outputs once; this checks what nbval
 cannot: that every lesson survives being run again on top of its own resources, and
-that lesson 04 removes everything 01-03 created.
+that lesson 04 removes everything 01-03 created. The runs twice in a row are a seat of the
+session's workshop room (conftest.py ``room``), so they also happen as a participant, under the
+participant policy, with others working in the same account.
 """
 
 from __future__ import annotations
@@ -16,22 +18,20 @@ from helpers.settings import load_settings
 LESSONS = ["00_setup_and_secrets", "01_s3", "02_rds_postgres", "03_dynamodb", "04_cleanup"]
 
 
-@pytest.mark.timeout(900)
-def test_every_lesson_runs_twice_and_cleanup_leaves_nothing(local_stack, monkeypatch, tmp_path):
+@pytest.mark.timeout(1500)
+def test_every_lesson_runs_twice_and_cleanup_leaves_nothing(room):
+    """The room's ``twice`` seat (conftest.py ``room``): lessons 00-04 each run twice in a row, on top
+    of their own resources, through ``python -m helpers run`` under the participant policy; then
+    lesson 05; then the runner's final cleanup finds nothing of the seat's left."""
     from helpers import cleanup
 
-    prefix = random_prefix()
-    monkeypatch.setenv("TUTORIAL_PREFIX", prefix)
-    paths = [NOTEBOOK_DIR / f"{name}.ipynb" for name in LESSONS]
-    assert all(p.exists() for p in paths)
-    twice = [p for p in paths for _ in range(2)]
-    results = run_notebooks(twice, tmp_path, progress=False, log=lambda _: None)
-    failures = [f"{r.notebook}: {r.detail}" for r in results if r.status != "ok"]
-    assert not failures, failures
-    settings = load_settings()
-    assert settings.prefix == prefix
-    left = cleanup.find(settings)
-    assert left == [], f"lesson 04 left resources behind: {left}"
+    (seat,) = [run for run in room.seats if run.seat.kind == "twice"]
+    ran = [(notebook, status) for notebook, status, _ in seat.lessons]
+    expected = [name for lesson in LESSONS for name in (lesson, f"{lesson}_again")] + ["05_bulk_loading"]
+    assert ran == [(name, "ok") for name in expected], seat.failures
+    assert seat.returncode == 0, seat.output[-3000:]
+    final = seat.output.split("Cleaning up what the series created", 1)[1]
+    assert cleanup.listing([]) in final, f"lesson 04 left resources behind:\n{final}"
 
 
 def test_a_short_lived_link_is_fetched_in_the_cell_that_signs_it():

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from support import random_prefix
 
-from helpers.runner import NOTEBOOK_DIR, lesson_notebooks, run_notebooks
+from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
 from tools import student
 
 LESSONS = lesson_notebooks()
@@ -109,37 +108,32 @@ def self_checks(path) -> list[str]:
     ]
 
 
-@pytest.mark.timeout(900)
-def test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right(
-    local_stack, copies, monkeypatch, tmp_path
-):
-    from helpers import cleanup
-    from helpers.settings import load_settings
-
-    monkeypatch.setenv("TUTORIAL_PREFIX", random_prefix())
-    unanswered = [copies / f"{name}.ipynb" for name in WITH_EXERCISES]
-    results = run_notebooks(unanswered, tmp_path / "unanswered", progress=False, log=lambda _: None)
-    assert [r.status for r in results] == ["ok"] * len(results), [f"{r.notebook}: {r.detail}" for r in results]
-    for path in unanswered:
-        for text in self_checks(tmp_path / "unanswered" / path.name):
-            assert text.startswith("Not yet.\n") and "\nHint: " in text, f"{path.name}:\n{text}"
+@pytest.mark.timeout(1500)
+def test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right(room):
+    """The session's workshop room (conftest.py ``room``) has a seat that runs the student copies as
+    a learner who has typed nothing yet (``python -m helpers run 00 01 02 03 04 --notebooks-dir
+    <copies>``), and seats that run the lessons with their solutions. A lesson with its solutions
+    is exactly a student copy with the solutions typed back in
+    (test_a_student_copy_is_the_lesson_without_its_solutions checks ``student.answered`` gives
+    back the lesson's source, bar the marker comments), so those seats are the answered run."""
+    (learner,) = [run for run in room.seats if run.seat.kind == "student"]
+    assert [(nb, status) for nb, status, _ in learner.lessons] == [(name, "ok") for name in WITH_EXERCISES], (
+        learner.failures
+    )
+    for name in WITH_EXERCISES:
+        checks = self_checks(learner.output_dir / f"{name}.ipynb")
+        assert checks, f"{name}: no self-check ran"
+        for text in checks:
+            assert text.startswith("Not yet.\n") and "\nHint: " in text, f"{name}:\n{text}"
             assert "Traceback" not in text
-    last = nbformat.read(tmp_path / "unanswered" / "04_cleanup.ipynb", as_version=4).cells
+    last = nbformat.read(learner.output_dir / "04_cleanup.ipynb", as_version=4).cells
     assert "Nothing of the series is left" in "".join(o.get("text", "") for c in last for o in c.get("outputs", []))
 
-    answered_dir = tmp_path / "answered"
-    answered_dir.mkdir()
-    for path in unanswered:  # the learner types the solutions in
-        original = nbformat.read(NOTEBOOK_DIR / path.name, as_version=4)
-        nb = nbformat.read(path, as_version=4)
-        for mine, theirs in zip(nb.cells, original.cells):
-            if tagged(mine, student.EXERCISE_TAG):
-                mine.source = student.answered(mine.source, student.solutions(theirs.source))
-        nbformat.write(nb, answered_dir / path.name)
-    answered = [answered_dir / path.name for path in unanswered]
-    results = run_notebooks(answered, tmp_path / "answered-run", progress=False, log=lambda _: None)
-    assert [r.status for r in results] == ["ok"] * len(results), [f"{r.notebook}: {r.detail}" for r in results]
-    for path in answered:
-        for text in self_checks(tmp_path / "answered-run" / path.name):
-            assert text.startswith("Right: "), f"{path.name}:\n{text}"
-    assert cleanup.find(load_settings()) == []
+    answered = [run for run in room.seats if run.seat.kind == "run"]
+    assert answered
+    for run in answered:
+        for name in WITH_EXERCISES:
+            checks = self_checks(run.output_dir / f"{name}.ipynb")
+            assert checks, f"{run.seat.prefix} {name}: no self-check ran"
+            for text in checks:
+                assert text.startswith("Right: "), f"{run.seat.prefix} {name}:\n{text}"

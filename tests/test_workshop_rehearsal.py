@@ -1,10 +1,35 @@
-"""A workshop seat rehearsed: the whole series as a participant who holds only the participant
-policy, against an emulator that authorises like AWS (helpers/local/iam_enforcement.py), and
-one participant refused on another's resources in every service the lessons use.
+"""A workshop room rehearsed for real, and one participant refused on another's resources.
+
+The room (the session fixture ``room`` in conftest.py, :func:`benchmarks.room.rehearse`, the same
+code as ``python -m benchmarks --room N``): five seats in one account, each with the keys
+``workshop create`` made and IAM enforced as AWS does, after ``workshop prepare``, alongside
+decoys that belong to no participant (a bucket, a table, a security group, a DB instance), all
+running the real notebooks at once through ``python -m helpers run``; then ``workshop sweep``.
+
+One run serves what used to take six runs of the series. Where each old test's proof went:
+
+* ``test_workshop_rehearsal::test_the_whole_series_passes_as_a_participant_holding_only_the_policy``
+  (one seat, lessons 00-05 and cleanup under the policy): every seat here holds only the policy;
+  :func:`test_every_seat_ran_every_lesson_without_a_failure` and
+  :func:`test_the_lessons_left_nothing_for_the_runners_cleanup`.
+* ``test_workshop::test_two_participants_at_once_do_not_collide`` (two runs at once, one's
+  cleanup leaves the other's resources): five runs at once, with IAM enforced, so touching
+  another's resource is refused and fails a lesson
+  (:func:`test_every_seat_ran_every_lesson_without_a_failure`); no seat's notebooks or cleanup
+  listing names another's resource (:func:`test_no_participant_saw_another_or_a_decoy`), which
+  also covers ws-10 against ws-100, the prefixes that extend one another; and the decoys outlive
+  everyone's cleanup and the sweep (:func:`test_the_sweep_left_nothing_and_the_decoys_are_intact`).
+* ``test_lessons::test_every_lesson_runs_twice_and_cleanup_leaves_nothing``: the ``twice`` seat,
+  asserted in tests/test_lessons.py.
+* ``test_student::test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right``:
+  the ``student`` seat ("Not yet") and the answered seats ("Right"), asserted in tests/test_student.py.
+* ``test_prove_on_aws::test_the_real_series_passes_the_proof_on_the_local_backend``: the ``proof``
+  seat, asserted in tests/test_prove_on_aws.py (a proof run in a shared account, now).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import urllib.request
@@ -13,12 +38,58 @@ import boto3
 import pytest
 from support import error_code, free_port
 
+from benchmarks.room import mentions
 from helpers import cleanup, workshop
 from helpers.local import iam_enforcement, stack
-from helpers.runner import NOTEBOOK_DIR, lesson_notebooks, run_notebooks
 from helpers.settings import load_settings
 
-PARTICIPANTS = ["ws-01", "ws-02"]
+ROOM_TIMEOUT = 1500  # the first test to ask for the room waits for the whole rehearsal
+
+
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_every_seat_ran_every_lesson_without_a_failure(room):
+    assert room.failed_seats() == {}
+    assert set(room.failures_per_lesson().values()) == {0}
+    lessons = {"00", "01", "02", "03", "04", "05"}
+    for run in room.seats:
+        ran = {notebook[:2] for notebook, _, _ in run.lessons}
+        assert ran == (lessons - {"05"} if run.seat.kind == "student" else lessons), run.seat
+
+
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_no_participant_saw_another_or_a_decoy(room):
+    assert room.seen() == {}
+    # what "saw" means is checked, not assumed: each seat's own prefix is all over its outputs
+    for run in room.seats:
+        assert mentions(run.output, [run.seat.prefix]) == [run.seat.prefix]
+
+
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_the_sweep_left_nothing_and_the_decoys_are_intact(room):
+    assert room.sweep_returncode == 0, room.sweep_output[-3000:]
+    assert room.left_after_sweep == []
+    assert len(room.decoys) == 4 and room.decoys_missing_after_sweep == []
+
+
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_the_lessons_left_nothing_for_the_runners_cleanup(room):
+    """Lesson 04 (and 05, for its own instance) delete all they created: the runner's final
+    cleanup, as the participant, finds nothing of theirs, while every other seat still works."""
+    nothing = cleanup.listing([])
+    for run in room.seats:
+        if run.seat.kind == "proof":
+            continue  # the proof tool checks this itself (tests/test_prove_on_aws.py)
+        after = run.output.split("Cleaning up what the series created", 1)
+        assert len(after) == 2 and nothing in after[1], f"{run.seat.prefix}:\n{run.output[-3000:]}"
+
+
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_the_room_reports_peak_memory(room):
+    assert room.emulator_peak_mib and room.emulator_peak_mib > 50
+    assert room.postgres_peak_mib and room.postgres_peak_mib > 1
+
+
+# --------------------------------------------------------------------------- refusals, call by call
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +111,20 @@ def switch(url: str, on: bool) -> dict:
         return json.loads(response.read())
 
 
+PARTICIPANTS = ["ws-01", "ws-02"]
+
+
 @pytest.fixture(scope="module")
-def seats(local_stack, emulator, tmp_path_factory):
-    """Two participants created by the kit (enforcement off, as an administrator), their keys."""
-    folder = tmp_path_factory.mktemp("workshop")
-    before = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = emulator
-    try:
-        settings = load_settings()
-        original = workshop.Workshop.folder
-        workshop.Workshop.folder = staticmethod(lambda s: folder)
-        iam = boto3.client("iam", endpoint_url=emulator, region_name=settings.region)
-        workshop.create(settings, iam, "123456789012", PARTICIPANTS, yes=True, log=lambda _: None)
-        keys = {prefix: workshop.seat_keys(settings, prefix) for prefix in PARTICIPANTS}
-        yield settings, keys
-        workshop.Workshop.folder = original
-    finally:
-        switch(emulator, False)
-        if before is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = before  # the session's own emulator, for the tests after these
+def seats(emulator, tmp_path_factory):
+    """Two participants created by the kit (enforcement off, as an administrator), their keys.
+
+    The kit's record and keys go to a state folder of this module's own, so the checkout's
+    workshop (if an instructor made one) is neither read nor swept.
+    """
+    settings = dataclasses.replace(load_settings(), state_dir=tmp_path_factory.mktemp("workshop-state"))
+    iam = boto3.client("iam", endpoint_url=emulator, region_name=settings.region)
+    workshop.create(settings, iam, "123456789012", PARTICIPANTS, yes=True, log=lambda _: None)
+    return settings, {prefix: workshop.seat_keys(settings, prefix) for prefix in PARTICIPANTS}
 
 
 def as_participant(keys: tuple[str, str], url: str, service: str):
@@ -72,27 +136,6 @@ def as_participant(keys: tuple[str, str], url: str, service: str):
 def test_enforcement_is_switched_at_run_time(emulator):
     assert switch(emulator, True) == {"enforce": True}
     assert switch(emulator, False) == {"enforce": False}
-
-
-@pytest.mark.timeout(900)
-def test_the_whole_series_passes_as_a_participant_holding_only_the_policy(seats, emulator, monkeypatch, tmp_path):
-    settings, keys = seats
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
-    monkeypatch.setenv("TUTORIAL_PREFIX", "ws-01")
-    monkeypatch.setenv("TUTORIAL_LOCAL_CREDENTIALS", "own")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["ws-01"][0])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["ws-01"][1])
-    switch(emulator, True)
-    try:
-        results = run_notebooks(lesson_notebooks(NOTEBOOK_DIR), tmp_path, progress=False, log=lambda _: None)
-        failures = [f"{r.notebook}: {r.detail}" for r in results if r.status != "ok"]
-        assert not failures, failures
-        boto3.DEFAULT_SESSION = None  # forget the credentials this process found earlier
-        left = cleanup.find(load_settings(), log=lambda _: None)  # as the participant, under the policy
-        assert left == [] and left.complete
-    finally:
-        switch(emulator, False)
-        boto3.DEFAULT_SESSION = None
 
 
 def test_a_participant_is_refused_on_another_participants_resources(seats, emulator):
@@ -158,5 +201,3 @@ def test_a_participant_is_refused_on_another_participants_resources(seats, emula
         )
     finally:
         switch(emulator, False)
-        os.environ["AWS_ENDPOINT_URL"] = emulator
-        cleanup.clean(load_settings(), yes=True, participants=PARTICIPANTS, log=lambda _: None)
