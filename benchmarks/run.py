@@ -60,7 +60,18 @@ def parse_args(argv):
         help="also time `python -m helpers run` (lifecycle on and off) against its floor (about two minutes)",
     )
     p.add_argument(
-        "--room", type=int, default=0, metavar="N", help="also simulate a workshop room of N participants (e.g. 30)"
+        "--room",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also rehearse a workshop room: N participants running the real notebooks at once (e.g. 30)",
+    )
+    p.add_argument(
+        "--room-pool",
+        type=int,
+        default=0,
+        metavar="K",
+        help="run at most K of the room's participants at a time (default: all at once)",
     )
     p.add_argument("--only", default=SECTIONS, help=f"sections to run, comma-separated (default {SECTIONS})")
     p.add_argument("--skip", default="", help="PostgreSQL methods to leave out, by a piece of their name")
@@ -122,6 +133,23 @@ def memory_check(pg, bucket: str, sizes: list[int], s3) -> list[dict]:
         cur.execute("DROP TABLE IF EXISTS users_memory")
     conn.close()
     return out
+
+
+def sweep_bucket(s3, bucket: str, empty_and_delete) -> bool:
+    """Delete the benchmark's bucket; a failure is reported, not raised, so the run still ends with
+    its results (the measurements are done by then) and says how to remove what is left."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        empty_and_delete(s3, bucket)
+    except (ClientError, BotoCoreError) as exc:
+        print(
+            f"\nCould not delete the benchmark's bucket {bucket}: {exc}\n"
+            "It is tagged as the series', so `python -m helpers clean --yes` deletes it.",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def with_ratios(timings: list[Timing]) -> list[dict]:
@@ -306,14 +334,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nEmulator: {args.files} put_object calls against moto as shipped and as the stack starts it")
             timings += emulator_cases(args.files, args.file_kib)
     finally:
-        empty_and_delete_bucket(s3, bucket)
+        sweep_bucket(s3, bucket, empty_and_delete_bucket)
         if pg is not None:
             pg.drop()
     if args.room:
-        print(f"\nA workshop room: {args.room} participants")
+        print(f"\nA workshop room: {args.room} participants running the real notebooks")
         from benchmarks.room import room_cases
 
-        timings += room_cases(settings, args.room)
+        timings += room_cases(settings, args.room, pool=args.room_pool or None)
     if args.series:
         print("\nThe series")
         from benchmarks.series import series_cases

@@ -90,3 +90,19 @@ def test_a_seats_lessons_are_read_from_the_runners_summary_table():
         ("02_rds_postgres", "skipped", ""),
     ]
     assert lesson_rows("Traceback (most recent call last): ...") == []
+
+
+def test_a_bucket_that_will_not_go_away_does_not_cost_the_run_its_results(capsys):
+    """`make benchmark` once ended in a traceback (BucketNotEmpty) after every measurement was
+    done, and wrote nothing; now the sweep's failure is reported with what to do, and the run goes on."""
+    from botocore.exceptions import ClientError
+
+    from benchmarks.run import sweep_bucket
+
+    def refuses(s3, name):
+        raise ClientError({"Error": {"Code": "BucketNotEmpty", "Message": "not empty"}}, "DeleteBucket")
+
+    assert sweep_bucket(None, "ds-abc-bench-1", refuses) is False
+    err = capsys.readouterr().err
+    assert "ds-abc-bench-1" in err and "python -m helpers clean --yes" in err
+    assert sweep_bucket(None, "ds-abc-bench-1", lambda s3, name: None) is True
