@@ -168,7 +168,15 @@ def cmd_workshop(args: argparse.Namespace) -> int:
     if args.action == "create":
         names_file = Path(args.participants_file) if args.participants_file else None
         participants = workshop.participant_names(args.participants, names_file)
-        workshop.create(settings, iam, account, participants, yes=args.yes, workshop_id=args.workshop_id or "")
+        workshop.create(
+            settings,
+            iam,
+            account,
+            participants,
+            yes=args.yes,
+            workshop_id=args.workshop_id or "",
+            rotate_keys=args.rotate_keys,
+        )
         return 0
     record = workshop._require(settings)
     if args.action == "prepare":
@@ -182,16 +190,38 @@ def cmd_workshop(args: argparse.Namespace) -> int:
         return 0 if found.complete else 1
     # sweep: the series' resources of every participant in every enabled region, then the users.
     cleanup.clean(settings, yes=args.yes, participants=record.participants, regions=regions, clients=clients)
-    workshop.delete_users(iam, record, yes=args.yes)
+    iam_left = workshop.delete_users(iam, record, yes=args.yes)
     if not args.yes:
         print("\nDry run: nothing was deleted. Add --yes to sweep.")
         return 0
     users = workshop.workshop_users_left(iam, record)
     proof = cleanup.find(settings, record.participants, regions=regions, clients=clients, log=print)
-    if proof or users or not proof.complete:
+    if proof or users or iam_left or not proof.complete:
         print(f"\nNOT clean: {len(proof)} resource(s) and {len(users)} user(s) remain; run the sweep again.")
+        for why in iam_left:
+            print(f"  left: {why}")
         return 1
     print(f"\nSwept: nothing of the workshop is left in {', '.join(regions)}, and no workshop user remains.")
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    """The participant policy for your prefix, region and account, for `aws iam create-policy`.
+
+    The prefix is written in literally (no principal-tag variable, as the workshop's shared copy
+    has): a learner attaches it to whatever identity they use, tagged or not. The JSON goes to
+    stdout, so it can be redirected to a file; how to attach it goes to stderr.
+    """
+    import json
+
+    from helpers import aws, workshop
+
+    settings = load_settings()
+    if not reach_backend(settings):
+        return 2
+    account = aws.whoami(settings).account_id
+    print(json.dumps(workshop.render_policy(settings.prefix, settings.region, account), indent=2))
+    print(workshop.learner_hint(settings.prefix, account), file=sys.stderr)
     return 0
 
 
@@ -221,7 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     ws.add_argument("--participants", type=int, default=None, help="create: this many participants, ws-01 ...")
     ws.add_argument("--participants-file", default=None, help="create: a file of participant names, one a line")
     ws.add_argument("--workshop-id", default=None, help="create: a name for this workshop (tags its users)")
+    ws.add_argument(
+        "--rotate-keys",
+        action="store_true",
+        help="create: replace the keys of seats whose .env this checkout lacks (their old keys stop working)",
+    )
     ws.add_argument("--yes", action="store_true", help="really do it")
+    sub.add_parser("policy", help="the least-privilege IAM policy for your prefix, for aws iam create-policy")
     args = parser.parse_args(argv)
     handler = {
         "up": cmd_up,
@@ -231,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "clean": cmd_clean,
         "workshop": cmd_workshop,
+        "policy": cmd_policy,
     }[args.command]
     try:
         return handler(args)

@@ -15,16 +15,20 @@ moto.iam.access_control (5.2) and pinned down by the tests below:
   own table;
 * a Condition whose keys the request does not supply counts as an explicit deny;
 * outside S3 and STS the refusal comes in IAM's XML shape, so a JSON service's client sees "403"
-  where AWS says AccessDeniedException.
-So moto alone proves cross-participant isolation for S3 only. The launcher's
-helpers/local/iam_enforcement.py decides the way AWS does for the calls of the series;
-tests/test_workshop_rehearsal.py runs the whole series under the policy with it.
+  where AWS says AccessDeniedException;
+* policy variables are not filled: ``${aws:PrincipalTag/participant}-*``, the workshop policy's
+  prefix, is compared as written, so a participant is refused even on their own bucket.
+So moto alone proves nothing about the participant policy. The launcher's
+helpers/local/iam_enforcement.py decides the way AWS does for the calls of the series
+(tests/test_iam_enforcement.py); tests/test_workshop_rehearsal.py runs the whole series under
+the policy with it.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 
 import boto3
 import nbformat
@@ -93,6 +97,61 @@ def test_the_policy_renders_for_one_participant_with_no_placeholder_left():
     assert "ws-08" not in text
 
 
+def test_the_workshop_policy_names_the_prefix_by_the_callers_tag():
+    """One document for the whole room: the prefix is the policy variable IAM fills from the
+    calling user's ``participant`` tag, and only that is left unfilled."""
+    text = json.dumps(workshop.render_policy(None, "eu-west-1", ACCOUNT))
+    assert "${aws:PrincipalTag/participant}-*" in text
+    assert set(re.findall(r"\$\{[^}]*\}", text)) == {"${aws:PrincipalTag/participant}"}
+    assert "eu-west-1" in text and ACCOUNT in text
+
+
+def longest_region() -> str:
+    from helpers.settings import KNOWN_REGIONS
+
+    return max(KNOWN_REGIONS, key=len)
+
+
+def test_the_policy_fits_a_managed_policy_with_room_to_spare():
+    """IAM's limits: 6,144 characters for a managed policy, 2,048 for all of a user's inline
+    policies together, white space not counted. The rendered policy, in the longest region and (for
+    a learner's own copy) with the longest prefix, uses at most three quarters of the managed limit;
+    it could never have been a user's inline policy."""
+    from helpers.local.aws_limits import MANAGED_POLICY_CHARS, USER_INLINE_POLICY_CHARS, policy_chars
+
+    shared = policy_chars(workshop.render_policy(None, longest_region(), ACCOUNT))
+    own = policy_chars(workshop.render_policy("a" + "-b" * 11 + "c", longest_region(), ACCOUNT))  # 24 characters
+    assert max(shared, own) <= MANAGED_POLICY_CHARS * 3 // 4, (shared, own)
+    assert shared > USER_INLINE_POLICY_CHARS  # why it is a managed policy on a group, not inline
+
+
+def test_tags_go_on_a_security_group_only_as_it_is_created():
+    """ec2:CreateTags is allowed only with ec2:CreateAction=CreateSecurityGroup, so a participant
+    cannot tag an existing group (someone else's, or nobody's) as theirs and then open or delete it
+    (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html)."""
+    from helpers.local.iam_enforcement import decide
+
+    policy = workshop.render_policy(None, "us-east-1", ACCOUNT)
+    me = {"aws:PrincipalTag/participant": "ws-01"}
+    group = f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/sg-0123456789abcdef0"
+    claim = {**me, "aws:RequestTag/participant": "ws-01"}
+    assert decide([policy], "ec2:CreateTags", group, {**claim, "aws:ResourceTag/participant": "ws-02"}) != "allow"
+    assert decide([policy], "ec2:CreateTags", group, claim) != "allow"  # a group with no tags
+    created = {**claim, "ec2:CreateAction": "CreateSecurityGroup"}
+    assert decide([policy], "ec2:CreateTags", f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/*", created) == "allow"
+
+
+def test_the_readme_lists_what_the_policy_allows():
+    """The README's IAM paragraph for a learner on their own account is the policy's own summary
+    (regenerate it with workshop.policy_summary() when the policy changes)."""
+    readme = (NOTEBOOK_DIR.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- policy-summary:start -->\n", 1)[1].split("<!-- policy-summary:end -->", 1)[0]
+    assert block.strip() == workshop.policy_summary(), workshop.policy_summary()
+    for needed in ("kms:DescribeKey", "secretsmanager:CreateSecret", "rds!db-*", "iam:CreateServiceLinkedRole"):
+        assert needed in block
+    assert "python -m helpers policy" in readme
+
+
 def test_the_policy_lints_clean_and_names_only_real_actions():
     """parliament (a maintained IAM policy linter with AWS's action catalogue) finds nothing but two
     known, deliberate points."""
@@ -148,11 +207,94 @@ def test_create_makes_users_keys_and_handouts_and_never_prints_a_key(aws, moto_u
         assert f"TUTORIAL_PREFIX={prefix}" in env
         assert (folder / f"{prefix}.env").stat().st_mode & 0o077 == 0  # readable by the instructor only
         assert prefix in (folder / f"{prefix}-handout.md").read_text()
-        document = iam.get_user_policy(UserName=f"tutorial-{prefix}", PolicyName=workshop.POLICY_NAME)
-        assert f"{prefix}-*" in json.dumps(document["PolicyDocument"])
     again = workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True)
     assert again.participants == record.participants == ["ws-01", "ws-02"]
     assert len(iam.list_access_keys(UserName="tutorial-ws-01")["AccessKeyMetadata"]) == 1  # no second key
+
+
+def test_each_user_is_tagged_in_the_group_that_holds_the_one_managed_policy(aws, moto_url):
+    """No inline user policy (IAM's 2,048-character limit per user is what a real room hit)."""
+    iam = client("iam", moto_url)
+    record = workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True, workshop_id="ws-test")
+    [attached] = iam.list_attached_group_policies(GroupName=record.group)["AttachedPolicies"]
+    assert attached["PolicyArn"] == record.policy_arn
+    version = iam.get_policy(PolicyArn=record.policy_arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=record.policy_arn, VersionId=version)["PolicyVersion"]["Document"]
+    assert document == workshop.render_policy(None, aws.region, ACCOUNT)
+    members = {u["UserName"] for u in iam.get_group(GroupName=record.group)["Users"]}
+    assert members == {"tutorial-ws-01", "tutorial-ws-02"}
+    for prefix in ("ws-01", "ws-02"):
+        user = f"tutorial-{prefix}"
+        assert iam.list_user_policies(UserName=user)["PolicyNames"] == []
+        tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+        assert tags["participant"] == prefix and tags["workshop"] == "ws-test"
+    assert workshop.Workshop.load(aws) == record  # what sweep will read
+
+
+def fail_on(iam, operation: str, code: str, when=lambda params: True) -> None:
+    """Make one IAM operation answer ``code`` (as AWS would, e.g. at a quota), for this client only."""
+    from botocore.exceptions import ClientError
+
+    def refuse(params, **_):
+        if when(params):
+            raise ClientError({"Error": {"Code": code, "Message": f"refused by the test: {code}"}}, operation)
+
+    iam.meta.events.register(f"before-parameter-build.iam.{operation}", refuse)
+
+
+def test_a_create_that_fails_half_way_leaves_every_user_it_made_on_record(aws, moto_url):
+    """The second participant's key cannot be made: the user exists already, so the record must
+    name it, and the sweep finds and deletes it."""
+    iam = client("iam", moto_url)
+    fail_on(iam, "CreateAccessKey", "LimitExceeded", when=lambda p: p["UserName"] == "tutorial-ws-02")
+    with pytest.raises(Exception, match="LimitExceeded"):
+        workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02", "ws-03"], yes=True, workshop_id="ws-test")
+    record = workshop.Workshop.load(aws)
+    assert record is not None and record.participants == ["ws-01", "ws-02"]
+    assert record.group and record.policy_arn
+    assert workshop.delete_users(client("iam", moto_url), record, yes=True, log=lambda _: None) == []
+    assert iam.list_users()["Users"] == [] and iam.list_groups()["Groups"] == []
+    assert iam.list_policies(Scope="Local")["Policies"] == []
+
+
+def test_create_again_from_another_checkout_never_adds_a_key(aws, moto_url, monkeypatch, tmp_path):
+    """IAM allows two keys per user. From a checkout without the seats' .env files, `create` adds no
+    key and says what to do; --rotate-keys replaces the key (and the old one stops working)."""
+    iam = client("iam", moto_url)
+    workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True, workshop_id="ws-test")
+    first = workshop.seat_keys(aws, "ws-01")[0]
+    elsewhere = tmp_path / "other-checkout"
+    monkeypatch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: elsewhere))
+    for _ in range(3):
+        with pytest.raises(TutorialError, match="rotate-keys") as refused:
+            workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True, workshop_id="ws-test", log=lambda _: None)
+        assert "ws-01, ws-02" in str(refused.value)
+        assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="tutorial-ws-01")["AccessKeyMetadata"]] == [
+            first
+        ]
+    assert not (elsewhere / "ws-01.env").exists()
+    workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True, rotate_keys=True, log=lambda _: None)
+    [now] = iam.list_access_keys(UserName="tutorial-ws-01")["AccessKeyMetadata"]
+    assert now["AccessKeyId"] == workshop.seat_keys(aws, "ws-01")[0] != first
+
+
+def test_a_user_left_without_a_key_gets_one(aws, moto_url):
+    iam = client("iam", moto_url)
+    workshop.create(aws, iam, ACCOUNT, ["ws-01"], yes=True, workshop_id="ws-test")
+    [key] = iam.list_access_keys(UserName="tutorial-ws-01")["AccessKeyMetadata"]
+    iam.delete_access_key(UserName="tutorial-ws-01", AccessKeyId=key["AccessKeyId"])
+    workshop.create(aws, iam, ACCOUNT, ["ws-01"], yes=True, log=lambda _: None)
+    [new] = iam.list_access_keys(UserName="tutorial-ws-01")["AccessKeyMetadata"]
+    assert new["AccessKeyId"] == workshop.seat_keys(aws, "ws-01")[0] != key["AccessKeyId"]
+
+
+def test_create_never_adopts_another_workshops_user(aws, moto_url, monkeypatch, tmp_path):
+    iam = client("iam", moto_url)
+    iam.create_user(UserName="tutorial-ws-02", Tags=[{"Key": "workshop", "Value": "last-week"}])
+    with pytest.raises(TutorialError, match="last-week"):
+        workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True, workshop_id="ws-test")
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["tutorial-ws-02"]  # nothing was made
+    assert workshop.Workshop.load(aws) is None
 
 
 # --------------------------------------------------------------------------- what moto enforces
@@ -174,17 +316,14 @@ def enforced(aws, moto_url):
         moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = before
 
 
-def test_a_participant_reaches_own_buckets_and_is_refused_on_another_participants(enforced, moto_url):
+def test_what_moto_does_not_do_fill_policy_variables(enforced, moto_url):
+    """Pinned so that a moto upgrade that fills them shows up here: plain moto compares
+    ``arn:aws:s3:::${aws:PrincipalTag/participant}-*`` as written, so even a participant's own
+    bucket is refused; the launcher's enforcement fills it (tests/test_iam_enforcement.py)."""
     s3_a = client("s3", moto_url, *enforced["ws-01"])
-    mine, theirs = Names("ws-01", ACCOUNT, "us-east-1").bucket, Names("ws-02", ACCOUNT, "us-east-1").bucket
-    assert error_code(lambda: s3_a.create_bucket(Bucket=mine)) is None
-    assert error_code(lambda: s3_a.put_object(Bucket=mine, Key="test.txt", Body=b"hi")) is None
-    s3_b = client("s3", moto_url, *enforced["ws-02"])
-    assert error_code(lambda: s3_b.create_bucket(Bucket=theirs)) is None
-    assert error_code(lambda: s3_a.get_object(Bucket=theirs, Key="test.txt")) == "AccessDenied"
-    assert error_code(lambda: s3_a.put_object(Bucket=theirs, Key="x", Body=b"x")) == "AccessDenied"
-    assert error_code(lambda: s3_a.delete_bucket(Bucket=theirs)) == "AccessDenied"
-    assert error_code(lambda: s3_a.create_bucket(Bucket="someone-elses-bucket")) == "AccessDenied"
+    mine = Names("ws-01", ACCOUNT, "us-east-1").bucket
+    assert error_code(lambda: s3_a.create_bucket(Bucket=mine)) == "AccessDenied"
+    assert error_code(lambda: s3_a.list_buckets()) is None  # a Resource "*" statement does apply
 
 
 def test_unknown_or_wrong_keys_are_refused(enforced, moto_url):
@@ -262,6 +401,66 @@ def test_prepare_status_and_sweep(aws, moto_url, capsys):
     assert iam.list_users()["Users"] == []
 
 
+def add_by_hand(iam, user: str) -> str:
+    """What an administrator may attach to a participant's user: a console password, a managed
+    policy of their own, a virtual MFA device. Returns that policy's ARN."""
+    iam.create_login_profile(UserName=user, Password="Workshop-Pa55word!")  # noqa: S106 - a throwaway emulator
+    arn = iam.create_policy(PolicyName="admins-own-readonly", PolicyDocument=json.dumps(READ_ONLY))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{user}-phone")["VirtualMFADevice"]
+    iam.enable_mfa_device(
+        UserName=user, SerialNumber=device["SerialNumber"], AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
+    return arn
+
+
+READ_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+}
+
+
+def test_sweep_deletes_what_an_administrator_added_and_goes_on_past_a_user_it_cannot_delete(aws, moto_url):
+    """ws-01 has a password, a managed policy and an MFA device added by hand; ws-02 cannot be
+    deleted (IAM refuses); ws-03 comes after it and must still go, keys and all."""
+    iam = client("iam", moto_url)
+    record = workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02", "ws-03"], yes=True, workshop_id="ws-test")
+    admins_policy = add_by_hand(iam, "tutorial-ws-01")
+    fail_on(iam, "DeleteUser", "DeleteConflict", when=lambda p: p["UserName"] == "tutorial-ws-02")
+    lines: list[str] = []
+    left = workshop.delete_users(iam, record, yes=True, log=lines.append)
+    assert len(left) == 1 and "tutorial-ws-02" in left[0] and "DeleteConflict" in left[0], left
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["tutorial-ws-02"]
+    assert iam.list_access_keys(UserName="tutorial-ws-02")["AccessKeyMetadata"] == []  # its keys went first
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+    assert iam.get_policy(PolicyArn=admins_policy)["Policy"]["AttachmentCount"] == 0  # detached, not deleted
+    assert iam.list_groups()["Groups"] == []
+    assert [p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]] == [admins_policy]
+    assert any(line.startswith("NOT deleted") and "tutorial-ws-02" in line for line in lines)
+
+
+def test_the_sweep_command_ends_non_zero_and_names_what_it_left(aws, moto_url, monkeypatch, capsys):
+    from helpers import aws as aws_module
+    from helpers.__main__ import main
+
+    monkeypatch.setattr("helpers.__main__.load_settings", lambda *a, **k: aws)
+    iam = client("iam", moto_url)
+    workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True, workshop_id="ws-test", log=lambda _: None)
+    made = aws_module.client
+
+    def with_a_refusal(service, settings=None, **kwargs):
+        found = made(service, settings, **kwargs)
+        if service == "iam":
+            fail_on(found, "DeleteUser", "DeleteConflict", when=lambda p: p["UserName"] == "tutorial-ws-01")
+        return found
+
+    monkeypatch.setattr(aws_module, "client", with_a_refusal)
+    assert main(["workshop", "sweep", "--yes"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT clean" in out and "left: iam user tutorial-ws-01: DeleteConflict" in out
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["tutorial-ws-01"]
+
+
 def test_the_command_line_walks_through_a_workshop(aws, moto_url, monkeypatch, capsys):
     """`python -m helpers workshop ...` end to end: dry runs change nothing, --yes acts, sweep proves."""
     from helpers.__main__ import main
@@ -282,4 +481,20 @@ def test_the_command_line_walks_through_a_workshop(aws, moto_url, monkeypatch, c
     assert len(iam.list_users()["Users"]) == 2
     assert main(["workshop", "sweep", "--yes"]) == 0
     assert "Swept: nothing of the workshop is left" in capsys.readouterr().out
-    assert iam.list_users()["Users"] == []
+    assert iam.list_users()["Users"] == [] and iam.list_groups()["Groups"] == []
+
+
+def test_the_policy_command_prints_the_learners_own_policy(aws, moto_url, monkeypatch, capsys):
+    """`python -m helpers policy`: the JSON on stdout (the learner's prefix written in, their region
+    and account), and how to create and attach it on stderr."""
+    from helpers.__main__ import main
+
+    monkeypatch.setattr("helpers.__main__.load_settings", lambda *a, **k: aws)
+    assert main(["policy"]) == 0
+    out, err = capsys.readouterr()
+    policy = json.loads(out)
+    assert policy == workshop.render_policy(aws.prefix, aws.region, ACCOUNT)
+    assert f"{aws.prefix}-*" in out and f":{aws.region}:{ACCOUNT}:" in out and "${" not in out
+    assert "aws iam create-policy" in err and "file://" in err and "attach-user-policy" in err
+    iam = client("iam", moto_url)  # and IAM takes it as it is
+    iam.create_policy(PolicyName="mine", PolicyDocument=out)

@@ -14,7 +14,15 @@ resources an action needs beyond its own (CreateSecurityGroup: the VPC too; Crea
 with a managed password: the secret RDS creates and its KMS key); every triple must be allowed
 by some statement and denied by none. Conditions support the operators and keys the series'
 policies use: StringEquals and StringLike on ``aws:RequestTag/*``, ``aws:ResourceTag/*``,
-``secretsmanager:ResourceTag/*`` and ``iam:AWSServiceName``.
+``secretsmanager:ResourceTag/*``, ``ec2:CreateAction`` and ``iam:AWSServiceName``.
+
+The policies a user holds are the user's inline and attached ones and those of every group the
+user is in (moto's ``collect_policies`` returns all four: a group's managed policy comes as
+moto's ManagedPolicy object, read through its default version). Policy variables such as
+``${aws:PrincipalTag/participant}`` are replaced by the caller's values (an IAM user's tags, its
+name), as AWS does; a variable with no value makes its Resource entry or condition value match
+nothing, so the statement does not apply
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
 
 Off unless the emulator starts with ``TUTORIAL_AWS_IAM=enforce``, or is switched at run time
 through ``POST /moto-api/tutorial/iam`` ``{"enforce": true}``: the instructor's rehearsal
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -71,6 +80,8 @@ def _listed(value: Any) -> list[str]:
 
 def _matches(patterns: Any, value: str, case_sensitive: bool = True) -> bool:
     for pattern in _listed(patterns):
+        if pattern is None:
+            continue  # a policy variable without a value: matches nothing
         if case_sensitive and fnmatch.fnmatchcase(value, pattern):
             return True
         if not case_sensitive and fnmatch.fnmatchcase(value.lower(), pattern.lower()):
@@ -78,16 +89,52 @@ def _matches(patterns: Any, value: str, case_sensitive: bool = True) -> bool:
     return False
 
 
+# ${aws:PrincipalTag/participant}, ${aws:username, 'default'}, and the literal ${*} ${?} ${$}
+_VARIABLE = re.compile(r"\$\{([^},']+?)(?:\s*,\s*'([^']*)')?\}")
+_LITERALS = {"*": "*", "?": "?", "$": "$"}
+
+
+def _lookup(values: dict[str, str], key: str) -> str | None:
+    """A condition key's value; keys are case-insensitive in IAM."""
+    return next((v for k, v in values.items() if k.lower() == key.lower()), None)
+
+
+def _substitute(pattern: str, values: dict[str, str], wildcards: bool) -> str | None:
+    """``pattern`` with its policy variables replaced by the request's values, or None when one has
+    no value and no default (AWS: the element then matches nothing). With ``wildcards`` the result
+    is an fnmatch pattern, so a substituted value and ``${*}`` match only themselves.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html"""
+    missing = False
+
+    def one(match: re.Match) -> str:
+        nonlocal missing
+        name, default = match.group(1).strip(), match.group(2)
+        value = _LITERALS.get(name) or _lookup(values, name)
+        if value is None:
+            value = default
+        if value is None:
+            missing = True
+            return ""
+        return "".join(f"[{c}]" if c in "*?[" else c for c in value) if wildcards else value
+
+    result = _VARIABLE.sub(one, pattern)
+    return None if missing else result
+
+
+def _resolved(patterns: Any, values: dict[str, str], wildcards: bool) -> list[str | None]:
+    return [_substitute(p, values, wildcards) if isinstance(p, str) else p for p in _listed(patterns)]
+
+
 def _conditions_hold(condition: dict | None, values: dict[str, str]) -> bool:
     """Every operator and key must hold; a key the request does not have makes it false."""
     for operator, tests in (condition or {}).items():
         for key, expected in tests.items():
-            actual = next((v for k, v in values.items() if k.lower() == key.lower()), None)
+            actual = _lookup(values, key)
             if actual is None:
                 return False
-            if operator == "StringEquals" and actual not in _listed(expected):
+            if operator == "StringEquals" and actual not in _resolved(expected, values, wildcards=False):
                 return False
-            if operator == "StringLike" and not _matches(expected, actual):
+            if operator == "StringLike" and not _matches(_resolved(expected, values, wildcards=True), actual):
                 return False
             if operator not in {"StringEquals", "StringLike"}:
                 return False  # an operator this rehearsal does not know never grants
@@ -95,7 +142,10 @@ def _conditions_hold(condition: dict | None, values: dict[str, str]) -> bool:
 
 
 def decide(policies: list[Any], action: str, resource: str, values: dict[str, str]) -> str:
-    """ "allow", "deny" (explicit) or "implicit-deny" for one (action, resource, conditions)."""
+    """ "allow", "deny" (explicit) or "implicit-deny" for one (action, resource, conditions).
+
+    ``values`` holds the request's condition keys and the caller's (``aws:PrincipalTag/*``,
+    ``aws:username``), which also fill the policies' variables."""
     allowed = False
     for policy in policies:
         for statement in _statements(policy):
@@ -103,7 +153,9 @@ def decide(policies: list[Any], action: str, resource: str, values: dict[str, st
                 continue
             if "NotAction" in statement and _matches(statement["NotAction"], action, case_sensitive=False):
                 continue
-            if "Resource" in statement and not _matches(statement["Resource"], resource):
+            if "Resource" in statement and not _matches(
+                _resolved(statement["Resource"], values, wildcards=True), resource
+            ):
                 continue
             if not _conditions_hold(statement.get("Condition"), values):
                 continue
@@ -147,6 +199,49 @@ def _s3(request, resource: str) -> list[Context]:
     if request._method == "POST" and "delete" in query:
         action = "DeleteObject"  # DeleteObjects is authorised per object as s3:DeleteObject(Version)
     return [(f"s3:{S3_ACTIONS.get(action, action)}", resource, {})]
+
+
+def _ec2_resource_tags(backend, resource_id: str) -> dict[str, str]:
+    """``aws:ResourceTag/*`` of an EC2 resource as it is now (no resource, no keys)."""
+    return {f"aws:ResourceTag/{k}": v for k, v in backend.tags.get(resource_id, {}).items()}
+
+
+# An EC2 id's prefix -> its resource type in ARNs (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html)
+EC2_ID_TYPES = {"sg": "security-group", "vpc": "vpc", "subnet": "subnet", "i": "instance", "vol": "volume"}
+
+
+def _ec2_tagging(action: str, params: dict[str, Any], backend, arn) -> list[Context]:
+    """A standalone CreateTags/DeleteTags: authorised once per resource, with that resource's
+    current tags (aws:ResourceTag/*) and the tags asked for (aws:RequestTag/*), and, unlike the
+    CreateTags that CreateSecurityGroup implies, no ``ec2:CreateAction``: a policy that allows
+    tagging only "as part of CreateSecurityGroup" refuses it
+    (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html)."""
+    requested = {f"aws:RequestTag/{k}": v for k, v in _query_tags(params, "Tag.").items()}
+    found: list[Context] = []
+    for key, resource_id in sorted(params.items()):
+        if not key.startswith("ResourceId."):
+            continue
+        kind = EC2_ID_TYPES.get(str(resource_id).split("-", 1)[0], "unknown")
+        values = {**_ec2_resource_tags(backend, resource_id), **requested}
+        found.append((action, arn("ec2", f"{kind}/{resource_id}"), values))
+    return found or [(action, arn("ec2", "*"), requested)]
+
+
+def _principal_values(access_key: Any) -> dict[str, str]:
+    """The caller's condition keys, which also fill policy variables: ``aws:PrincipalTag/*`` (an
+    IAM user's or role's tags), ``aws:username`` for a user
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+    backend = access_key.backend
+    user = getattr(access_key, "_owner_user_name", None)
+    if user is not None:
+        tags = backend.list_user_tags(user)
+        found = {"aws:username": user, "aws:PrincipalType": "User"}
+    else:
+        tags, _ = backend.list_role_tags(access_key._owner_role_name, None)
+        found = {"aws:PrincipalType": "AssumedRole"}
+    found.update({f"aws:PrincipalTag/{t['Key']}": t["Value"] for t in tags})
+    found["aws:PrincipalAccount"] = access_key.account_id
+    return found
 
 
 def contexts(request, resource: str) -> list[Context]:
@@ -194,11 +289,12 @@ def contexts(request, resource: str) -> list[Context]:
             if tags:
                 found.append(("ec2:CreateTags", group, {**values, "ec2:CreateAction": "CreateSecurityGroup"}))
             return found
+        if action in {"CreateTags", "DeleteTags"}:
+            return _ec2_tagging(request._action, params, backend, arn)
         group_id = params.get("GroupId", "")
-        group = backend.get_security_group_from_id(group_id) if group_id else None
-        tags = {t["key"]: t["value"] for t in (group.get_tags() if group else [])}
-        values = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
-        return [(request._action, arn("ec2", f"security-group/{group_id or '*'}"), values)]
+        return [
+            (request._action, arn("ec2", f"security-group/{group_id or '*'}"), _ec2_resource_tags(backend, group_id))
+        ]
     if service == "secretsmanager":
         if action == "ListSecrets":
             return [(request._action, "*", {})]
@@ -237,8 +333,9 @@ def install(enforced: bool = False) -> None:
         if self._action == "sts:GetCallerIdentity":
             return None  # AWS allows it to everyone, whatever the policies say
         policies = self._access_key.collect_policies()
+        principal = _principal_values(self._access_key)
         for action, target, values in contexts(self, resource):
-            if decide(policies, action, target, values) != "allow":
+            if decide(policies, action, target, {**principal, **values}) != "allow":
                 self._action = action  # the error names the action that was refused
                 self._raise_access_denied()
         return None
@@ -265,7 +362,7 @@ def install(enforced: bool = False) -> None:
             raise S3AccessDeniedError() from exc
         action = self._get_action() if hasattr(self, "_get_action") else ""
         action = f"s3:{S3_ACTIONS.get(action, action)}"
-        if decide(key.collect_policies(), action, resource, {}) != "allow":
+        if decide(key.collect_policies(), action, resource, _principal_values(key)) != "allow":
             raise S3AccessDeniedError()
         return None
 

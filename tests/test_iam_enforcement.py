@@ -1,0 +1,256 @@
+"""IAM as the emulator enforces it (helpers/local/iam_enforcement.py), for the workshop's design:
+one managed policy on a group, naming each participant's prefix as ``${aws:PrincipalTag/participant}``.
+
+The unit tests pin the evaluation rules AWS documents for policy variables
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html); the others
+run against an emulator process with enforcement switched on, with seats the kit created, and
+prove that participant A still reaches only A's resources, and cannot tag B's security group
+(or anyone's) as A's to take it over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+import boto3
+import pytest
+from support import error_code, free_port
+
+from helpers import workshop
+from helpers.local import iam_enforcement, stack
+from helpers.local.iam_enforcement import decide
+from helpers.names import Names
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REFUSED = {"AccessDenied", "AccessDeniedException", "403", "UnauthorizedOperation"}
+
+OWN_BUCKETS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "s3:CreateBucket", "Resource": "arn:aws:s3:::${aws:PrincipalTag/participant}-*"},
+        {
+            "Effect": "Allow",
+            "Action": "ec2:CreateSecurityGroup",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestTag/participant": "${aws:PrincipalTag/participant}"}},
+        },
+    ],
+}
+
+
+# --------------------------------------------------------------------------- policy variables
+
+
+def test_a_principal_tag_variable_is_filled_from_the_callers_tags():
+    me = {"aws:PrincipalTag/participant": "ws-01"}
+    assert decide([OWN_BUCKETS], "s3:CreateBucket", "arn:aws:s3:::ws-01-data", me) == "allow"
+    assert decide([OWN_BUCKETS], "s3:CreateBucket", "arn:aws:s3:::ws-02-data", me) == "implicit-deny"
+    assert decide([OWN_BUCKETS], "s3:CreateBucket", "arn:aws:s3:::ws-01-data", {}) == "implicit-deny"  # no tag
+
+
+def test_a_variable_in_a_condition_compares_with_the_callers_value():
+    me = {"aws:PrincipalTag/participant": "ws-01"}
+    group = "arn:aws:ec2:us-east-1:123456789012:security-group/*"
+    assert (
+        decide([OWN_BUCKETS], "ec2:CreateSecurityGroup", group, {**me, "aws:RequestTag/participant": "ws-01"})
+        == "allow"
+    )
+    assert (
+        decide([OWN_BUCKETS], "ec2:CreateSecurityGroup", group, {**me, "aws:RequestTag/participant": "ws-02"})
+        != "allow"
+    )
+    # a caller without the tag matches nothing, not even a request that names no participant
+    assert decide([OWN_BUCKETS], "ec2:CreateSecurityGroup", group, {"aws:RequestTag/participant": ""}) != "allow"
+
+
+def test_a_filled_value_matches_only_itself_and_defaults_apply():
+    policy = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:username}/*"},
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/team, 'shared'}/*",
+            },
+        ]
+    }
+    assert decide([policy], "s3:GetObject", "arn:aws:s3:::b/ann/x", {"aws:username": "ann"}) == "allow"
+    assert decide([policy], "s3:GetObject", "arn:aws:s3:::b/bob/x", {"aws:username": "a*"}) != "allow"  # no wildcard
+    assert decide([policy], "s3:PutObject", "arn:aws:s3:::b/shared/x", {}) == "allow"
+
+
+# --------------------------------------------------------------------------- against the emulator
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    port = free_port()
+    proc = stack.spawn_moto(port, env={**os.environ, "TUTORIAL_AWS_IAM": "off"})
+    url = f"http://127.0.0.1:{port}"
+    stack.wait_until_healthy(proc, url)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def switch(url: str, on: bool) -> None:
+    body = json.dumps({"enforce": on}).encode()
+    request = urllib.request.Request(url + iam_enforcement.CONTROL_PATH, data=body, method="POST")
+    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - the local emulator
+
+
+def as_key(keys: tuple[str, str], url: str, service: str):
+    return boto3.client(
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+    )
+
+
+def admin(url: str, service: str):
+    return as_key(("test", "test"), url, service)
+
+
+SERIES = {"Key": "tutorial", "Value": "aws-storage-for-data-science"}
+# The participant policy's tagging statement before ec2:CreateAction was required.
+OLD_TAGGING = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/*",
+            "Condition": {"StringEquals": {"aws:RequestTag/participant": "${aws:PrincipalTag/participant}"}},
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def seats(local_stack, emulator, tmp_path_factory):
+    """Seats ws-01, ws-02 and ws-03 made by the kit (ws-03's participant tag then removed by an
+    administrator); ws-02's security group and a decoy group that belongs to nobody."""
+    from helpers.settings import load_settings
+
+    folder = tmp_path_factory.mktemp("workshop")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", emulator)
+        patch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: folder))
+        settings = load_settings()
+        iam = admin(emulator, "iam")
+        workshop.create(settings, iam, ACCOUNT, ["ws-01", "ws-02", "ws-03"], yes=True, log=lambda _: None)
+        iam.untag_user(UserName="tutorial-ws-03", TagKeys=["participant"])
+        keys = {prefix: workshop.seat_keys(settings, prefix) for prefix in ("ws-01", "ws-02", "ws-03")}
+    ec2 = admin(emulator, "ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    theirs = ec2.create_security_group(
+        GroupName="ws-02-postgres-sg",
+        Description="ws-02's",
+        VpcId=vpc,
+        TagSpecifications=[
+            {"ResourceType": "security-group", "Tags": [SERIES, {"Key": "participant", "Value": "ws-02"}]}
+        ],
+    )["GroupId"]
+    decoy = ec2.create_security_group(GroupName="someone-elses-sg", Description="not the series'", VpcId=vpc)["GroupId"]
+    other = ec2.create_security_group(GroupName="another-teams-sg", Description="not the series'", VpcId=vpc)["GroupId"]
+    iam.create_user(UserName="old-design", Tags=[{"Key": "participant", "Value": "ws-01"}])
+    iam.put_user_policy(UserName="old-design", PolicyName="old", PolicyDocument=json.dumps(OLD_TAGGING))
+    old = iam.create_access_key(UserName="old-design")["AccessKey"]
+    yield {
+        "keys": {**keys, "old-design": (old["AccessKeyId"], old["SecretAccessKey"])},
+        "vpc": vpc,
+        "theirs": theirs,
+        "decoy": decoy,
+        "other": other,
+        "url": emulator,
+    }
+    switch(emulator, False)
+
+
+@pytest.fixture
+def enforced(seats):
+    switch(seats["url"], True)
+    try:
+        yield seats
+    finally:
+        switch(seats["url"], False)
+
+
+def test_a_participant_reaches_own_resources_through_the_groups_policy(enforced):
+    """The policy is on the group, not the user, and names the prefix only by the user's tag."""
+    url, keys = enforced["url"], enforced["keys"]["ws-01"]
+    s3, ddb, ec2 = (as_key(keys, url, s) for s in ("s3", "dynamodb", "ec2"))
+    assert error_code(lambda: s3.create_bucket(Bucket=Names("ws-01", ACCOUNT, REGION).bucket)) is None
+    table = {
+        "TableName": "ws-01-users",
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "N"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    assert error_code(lambda: ddb.create_table(**table)) is None
+    mine = [{"ResourceType": "security-group", "Tags": [SERIES, {"Key": "participant", "Value": "ws-01"}]}]
+    created = ec2.create_security_group(
+        GroupName="ws-01-postgres-sg", Description="mine", VpcId=enforced["vpc"], TagSpecifications=mine
+    )["GroupId"]
+    rule = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}
+    assert error_code(lambda: ec2.authorize_security_group_ingress(GroupId=created, IpPermissions=[rule])) is None
+    assert error_code(lambda: ec2.delete_security_group(GroupId=created)) is None
+
+
+def test_a_participant_is_refused_on_another_participants_resources(enforced):
+    url = enforced["url"]
+    s3_b = as_key(enforced["keys"]["ws-02"], url, "s3")
+    theirs = Names("ws-02", ACCOUNT, REGION).bucket
+    assert error_code(lambda: s3_b.create_bucket(Bucket=theirs)) is None
+    s3_a, ddb_a, ec2_a = (as_key(enforced["keys"]["ws-01"], url, s) for s in ("s3", "dynamodb", "ec2"))
+    assert error_code(lambda: s3_a.put_object(Bucket=theirs, Key="x", Body=b"x")) in REFUSED
+    assert error_code(lambda: s3_a.delete_bucket(Bucket=theirs)) in REFUSED
+    assert error_code(lambda: ddb_a.describe_table(TableName="ws-02-users")) in REFUSED
+    assert error_code(lambda: ec2_a.delete_security_group(GroupId=enforced["theirs"])) in REFUSED
+    b_tags = [{"ResourceType": "security-group", "Tags": [SERIES, {"Key": "participant", "Value": "ws-02"}]}]
+    assert (
+        error_code(
+            lambda: ec2_a.create_security_group(
+                GroupName="ws-01-x", Description="x", VpcId=enforced["vpc"], TagSpecifications=b_tags
+            )
+        )
+        in REFUSED
+    )
+
+
+@pytest.mark.parametrize("target", ["theirs", "decoy"])
+def test_nobody_can_tag_an_existing_group_as_theirs_and_then_take_it(enforced, target):
+    """CreateTags outside CreateSecurityGroup carries no ec2:CreateAction, so the policy refuses it:
+    the group keeps its tags, and opening or deleting it stays refused."""
+    ec2_a = as_key(enforced["keys"]["ws-01"], enforced["url"], "ec2")
+    group = enforced[target]
+    claim = [{"Key": "participant", "Value": "ws-01"}]
+    assert error_code(lambda: ec2_a.create_tags(Resources=[group], Tags=claim)) in REFUSED
+    rule = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    assert error_code(lambda: ec2_a.authorize_security_group_ingress(GroupId=group, IpPermissions=[rule])) in REFUSED
+    assert error_code(lambda: ec2_a.delete_security_group(GroupId=group)) in REFUSED
+    switch(enforced["url"], False)
+    tags = admin(enforced["url"], "ec2").describe_tags(Filters=[{"Name": "resource-id", "Values": [group]}])["Tags"]
+    assert {"participant": "ws-01"}.items() - {t["Key"]: t["Value"] for t in tags}.items()  # not claimed
+
+
+def test_a_standalone_create_tags_is_authorised_on_the_group_with_the_tags_asked_for(enforced):
+    """The emulator authorises CreateTags as AWS does (per resource, aws:RequestTag/* from the call),
+    so the old statement, which asked only for the participant's own tag value, lets a caller claim
+    a group that is not theirs: the hole the ec2:CreateAction condition closes."""
+    ec2 = as_key(enforced["keys"]["old-design"], enforced["url"], "ec2")
+    group = enforced["other"]
+    assert (
+        error_code(lambda: ec2.create_tags(Resources=[group], Tags=[{"Key": "participant", "Value": "ws-01"}])) is None
+    )
+    assert error_code(lambda: ec2.create_tags(Resources=[group], Tags=[{"Key": "participant", "Value": "ws-02"}])) in (
+        REFUSED
+    )
+
+
+def test_a_user_without_the_participant_tag_gets_no_prefix_at_all(enforced):
+    """A variable with no value matches nothing: ws-03, untagged, is refused even on ws-03-*."""
+    s3 = as_key(enforced["keys"]["ws-03"], enforced["url"], "s3")
+    assert error_code(lambda: s3.create_bucket(Bucket=Names("ws-03", ACCOUNT, REGION).bucket)) in REFUSED
+    assert error_code(lambda: s3.list_buckets()) is None  # the statements on "*" still apply
