@@ -410,14 +410,14 @@ def check_tables_found_by_tags(prefix: str, *, ns: dict) -> tuple[Verdict, str]:
     from botocore.exceptions import ClientError
 
     from helpers.cleanup import DENIED_CODES
-    from helpers.names import Names, series_participant
+    from helpers.names import Names, belongs_to, series_participant
 
     mine = _need(ns, "my_tables", "make it the list of your tables' names")
     ddb = boto3.client("dynamodb")
     ours, refused, untagged, others = set(), set(), set(), set()
     for page in ddb.get_paginator("list_tables").paginate():
         for name in page["TableNames"]:
-            if not name.startswith(prefix + "-"):
+            if not belongs_to(name, prefix):
                 others.add(name)  # someone else's, or no one's: not ours to describe
                 continue
             try:
