@@ -231,6 +231,25 @@ def test_each_user_is_tagged_in_the_group_that_holds_the_one_managed_policy(aws,
     assert workshop.Workshop.load(aws) == record  # what sweep will read
 
 
+def test_create_again_brings_the_policy_up_to_date_within_iams_five_versions(aws, moto_url, monkeypatch):
+    """A changed policy becomes the new default version; IAM keeps at most five, so the oldest
+    spare one goes first (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-versioning.html)."""
+    iam = client("iam", moto_url)
+    record = workshop.create(aws, iam, ACCOUNT, ["ws-01"], yes=True, workshop_id="ws-test", log=lambda _: None)
+    rendered = workshop.render_policy
+    for n in range(6):
+        changed = rendered(None, aws.region, ACCOUNT)
+        changed["Statement"][0]["Sid"] = f"Edition{n}"
+        monkeypatch.setattr(workshop, "render_policy", lambda *a, changed=changed, **k: changed)
+        workshop.create(aws, iam, ACCOUNT, ["ws-01"], yes=True, log=lambda _: None)
+        versions = iam.list_policy_versions(PolicyArn=record.policy_arn)["Versions"]
+        assert len(versions) <= 5
+        default = next(v["VersionId"] for v in versions if v["IsDefaultVersion"])
+        document = iam.get_policy_version(PolicyArn=record.policy_arn, VersionId=default)["PolicyVersion"]["Document"]
+        assert document == changed
+    assert len(iam.list_access_keys(UserName="tutorial-ws-01")["AccessKeyMetadata"]) == 1
+
+
 def fail_on(iam, operation: str, code: str, when=lambda params: True) -> None:
     """Make one IAM operation answer ``code`` (as AWS would, e.g. at a quota), for this client only."""
     from botocore.exceptions import ClientError
