@@ -56,7 +56,7 @@ def aws(local_stack, moto_url, monkeypatch, tmp_path):
 
     from helpers.settings import load_settings
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=60)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     settings = load_settings()
     monkeypatch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: tmp_path / "workshop"))

@@ -637,6 +637,25 @@ def _run(iam, steps: list[Step], failures: list[str]) -> None:
             failures.append(f"{what}: {_reason(exc)}")
 
 
+def _delete_after(
+    iam, what: str, steps: Callable[[], list[Step]], delete: Callable[[], object], log: Log, notes: Iterable[str] = ()
+) -> str | None:
+    """The deletions that must come first (each failure recorded, the next tried), then ``delete``;
+    None once ``what`` is gone, else why not (IAM's answer first, then what failed before it)."""
+    failures: list[str] = []
+    try:
+        _run(iam, steps(), failures)
+        delete()
+    except iam.exceptions.NoSuchEntityException:
+        pass  # gone already
+    except (ClientError, BotoCoreError) as exc:
+        why = "; ".join([_reason(exc), *failures, *notes])
+        log(f"NOT deleted   {what}: {why}")
+        return f"{what}: {why}"
+    log(f"deleted       {what}")
+    return None
+
+
 def _delete_user(iam, user: str, *, yes: bool, log: Log) -> str | None:
     """Delete one user and everything attached to it; None when it is gone, else why not."""
     notes: list[str] = []
@@ -649,18 +668,7 @@ def _delete_user(iam, user: str, *, yes: bool, log: Log) -> str | None:
     if not yes:
         log(f"would delete  iam user {user} and its {', '.join(what for what, _ in steps) or 'nothing attached'}")
         return f"iam user {user} (dry run)"
-    failures: list[str] = []
-    _run(iam, steps, failures)
-    try:
-        iam.delete_user(UserName=user)
-    except iam.exceptions.NoSuchEntityException:
-        pass
-    except (ClientError, BotoCoreError) as exc:
-        why = "; ".join([_reason(exc), *failures, *notes])
-        log(f"NOT deleted   iam user {user}: {why}")
-        return f"iam user {user}: {why}"
-    log(f"deleted       iam user {user}" + (f" ({len(steps)} attached thing(s) first)" if steps else ""))
-    return None
+    return _delete_after(iam, f"iam user {user}", lambda: steps, lambda: iam.delete_user(UserName=user), log, notes)
 
 
 def _detach_steps(iam, arn: str) -> list[Step]:
@@ -689,29 +697,24 @@ def _delete_group(iam, group: str, *, yes: bool, log: Log) -> str | None:
     if not yes:
         log(f"would delete  iam group {group} ({len(members)} member(s) left)")
         return f"iam group {group} (dry run)"
-    failures: list[str] = []
-    try:
-        steps: list[Step] = [
+
+    def steps() -> list[Step]:
+        found: list[Step] = [
             (f"member {name}", lambda n=name: iam.remove_user_from_group(GroupName=group, UserName=n))
             for name in members
         ]
         for attached in _listed(iam, "list_attached_group_policies", "AttachedPolicies", GroupName=group):
             arn = attached["PolicyArn"]
-            steps.append(
+            found.append(
                 (f"attached policy {arn}", lambda a=arn: iam.detach_group_policy(GroupName=group, PolicyArn=a))
             )
         for name in _listed(iam, "list_group_policies", "PolicyNames", GroupName=group):
-            steps.append(
+            found.append(
                 (f"inline policy {name}", lambda n=name: iam.delete_group_policy(GroupName=group, PolicyName=n))
             )
-        _run(iam, steps, failures)
-        iam.delete_group(GroupName=group)
-    except (ClientError, BotoCoreError) as exc:
-        why = "; ".join([_reason(exc), *failures])
-        log(f"NOT deleted   iam group {group}: {why}")
-        return f"iam group {group}: {why}"
-    log(f"deleted       iam group {group}")
-    return None
+        return found
+
+    return _delete_after(iam, f"iam group {group}", steps, lambda: iam.delete_group(GroupName=group), log)
 
 
 def _delete_policy(iam, arn: str, *, yes: bool, log: Log) -> str | None:
@@ -724,23 +727,18 @@ def _delete_policy(iam, arn: str, *, yes: bool, log: Log) -> str | None:
     if not yes:
         log(f"would delete  iam policy {arn}")
         return f"iam policy {arn} (dry run)"
-    failures: list[str] = []
-    try:
-        steps = _detach_steps(iam, arn)
+
+    def steps() -> list[Step]:
+        found = _detach_steps(iam, arn)
         for version in versions:
             if not version["IsDefaultVersion"]:
                 number = version["VersionId"]
-                steps.append(
+                found.append(
                     (f"version {number}", lambda v=number: iam.delete_policy_version(PolicyArn=arn, VersionId=v))
                 )
-        _run(iam, steps, failures)
-        iam.delete_policy(PolicyArn=arn)
-    except (ClientError, BotoCoreError) as exc:
-        why = "; ".join([_reason(exc), *failures])
-        log(f"NOT deleted   iam policy {arn}: {why}")
-        return f"iam policy {arn}: {why}"
-    log(f"deleted       iam policy {arn}")
-    return None
+        return found
+
+    return _delete_after(iam, f"iam policy {arn}", steps, lambda: iam.delete_policy(PolicyArn=arn), log)
 
 
 def delete_users(iam, record: Workshop, *, yes: bool, log: Log = print) -> list[str]:
