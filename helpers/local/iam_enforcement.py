@@ -212,11 +212,12 @@ EC2_ID_TYPES = {"sg": "security-group", "vpc": "vpc", "subnet": "subnet", "i": "
 
 def _ec2_tagging(action: str, params: dict[str, Any], backend, arn) -> list[Context]:
     """A standalone CreateTags/DeleteTags: authorised once per resource, with that resource's
-    current tags (aws:ResourceTag/*) and the tags asked for (aws:RequestTag/*), and, unlike the
-    CreateTags that CreateSecurityGroup implies, no ``ec2:CreateAction``: a policy that allows
-    tagging only "as part of CreateSecurityGroup" refuses it
+    current tags (aws:ResourceTag/*) and, for CreateTags, the tags asked for (aws:RequestTag/*);
+    unlike the CreateTags that CreateSecurityGroup implies, no ``ec2:CreateAction``: a policy that
+    allows tagging only "as part of CreateSecurityGroup" refuses it
     (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html)."""
-    requested = {f"aws:RequestTag/{k}": v for k, v in _query_tags(params, "Tag.").items()}
+    tags = _query_tags(params, "Tag.") if action.endswith(":CreateTags") else {}
+    requested = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
     found: list[Context] = []
     for key, resource_id in sorted(params.items()):
         if not key.startswith("ResourceId."):
