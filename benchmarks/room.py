@@ -211,11 +211,13 @@ class MemoryWatch:
 # --------------------------------------------------------------------------- the administrator
 
 
-def _admin_env(state_dir: Path, endpoint: str, database_url: str, pg_port: int) -> dict[str, str]:
+def _admin_env(
+    environ: dict[str, str], state_dir: Path, endpoint: str, database_url: str, pg_port: int
+) -> dict[str, str]:
     """The instructor's environment: the room's emulator and PostgreSQL, the emulator's dummy keys."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUTORIAL_", "AWS_", "DATABASE_URL"))}
-    if "AWS_CA_BUNDLE" in os.environ:
-        env["AWS_CA_BUNDLE"] = os.environ["AWS_CA_BUNDLE"]
+    env = {k: v for k, v in environ.items() if not k.startswith(("TUTORIAL_", "AWS_", "DATABASE_URL"))}
+    if "AWS_CA_BUNDLE" in environ:
+        env["AWS_CA_BUNDLE"] = environ["AWS_CA_BUNDLE"]
     env.update(
         TUTORIAL_BACKEND="local",
         TUTORIAL_STATE_DIR=str(state_dir),
@@ -460,6 +462,8 @@ def rehearse(
     *,
     pool: int | None = None,
     emulator_env: dict[str, str] | None = None,
+    settings=None,
+    environ: dict[str, str] | None = None,
     log: Callable[[str], None] = log,
 ) -> RoomReport:
     """Rehearse a room of ``seats`` in ``workdir`` (its state, logs and executed notebooks); see the module.
@@ -467,17 +471,20 @@ def rehearse(
     ``pool`` bounds how many seats run at once (default: all); ``emulator_env`` adds to the
     emulator's environment (its AWS-like limits, e.g.). The account's DB-instance quota is raised
     as the runbook says (:func:`rds_quota`), as an instructor would have asked AWS to.
+    ``settings`` and ``environ`` (default: load_settings() and os.environ, read once at the start)
+    let a caller that runs the room in a background thread hand over a snapshot taken before
+    anything else changes the environment (the test session does; see conftest.py).
     """
     import shutil
     import tempfile
-
-    import boto3
 
     from helpers.local import postgres, stack
     from helpers.local.processes import free_port
     from helpers.settings import load_settings
     from helpers.workshop import seat_keys
 
+    environ = dict(os.environ if environ is None else environ)
+    base_settings = settings if settings is not None else load_settings()
     prefixes = [s.prefix for s in seats]
     # The state folder (the kit's record and keys, the embedded PostgreSQL's data) lives in a
     # folder of its own under the system's temporary folder, not in ``workdir``: the embedded
@@ -486,8 +493,8 @@ def rehearse(
     state = Path(tempfile.mkdtemp(prefix="room-state-"))
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    database_url = os.environ.get("DATABASE_URL", "")
-    env = _admin_env(state, endpoint, database_url, free_port())
+    database_url = environ.get("DATABASE_URL", "")
+    env = _admin_env(environ, state, endpoint, database_url, free_port())
     with (workdir / "emulator.log").open("ab") as moto_log:
         moto = stack.spawn_moto(
             port,
@@ -501,7 +508,7 @@ def rehearse(
             output=moto_log,
         )
     settings = dataclasses.replace(
-        load_settings(), state_dir=state, pg_port=int(env.get("TUTORIAL_PG_PORT", 0)) or 5432, database_url=database_url
+        base_settings, state_dir=state, pg_port=int(env.get("TUTORIAL_PG_PORT", 0)) or 5432, database_url=database_url
     )
     decoy = f"decoy-{secrets.token_hex(4)}"
     admin = Admin(endpoint)
@@ -573,7 +580,6 @@ def rehearse(
         if not database_url:
             postgres.stop_embedded_postgres(settings)
         shutil.rmtree(state, ignore_errors=True)
-        boto3.DEFAULT_SESSION = None
     log(f"    {report.summary()}")
     return report
 

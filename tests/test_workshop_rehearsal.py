@@ -122,7 +122,13 @@ def seats(emulator, tmp_path_factory):
     workshop (if an instructor made one) is neither read nor swept.
     """
     settings = dataclasses.replace(load_settings(), state_dir=tmp_path_factory.mktemp("workshop-state"))
-    iam = boto3.client("iam", endpoint_url=emulator, region_name=settings.region)
+    iam = boto3.client(
+        "iam",
+        endpoint_url=emulator,
+        region_name=settings.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - the emulator's dummy administrator key
+    )
     workshop.create(settings, iam, "123456789012", PARTICIPANTS, yes=True, log=lambda _: None)
     return settings, {prefix: workshop.seat_keys(settings, prefix) for prefix in PARTICIPANTS}
 
