@@ -225,3 +225,19 @@ def test_the_documented_trust_policy_admits_only_main_and_sts_tokens():
     assert "aws iam create-open-id-connect-provider" in readme
     assert "--url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com" in readme
     assert "id_roles_providers_create_oidc.html" in readme
+
+
+def test_the_proof_role_may_tag_a_security_group_only_while_creating_it():
+    """A standalone CreateTags carries no ec2:CreateAction: without that condition the role could tag
+    any group in the account as the series' and then open or delete it."""
+    import json
+
+    from helpers.local.iam_enforcement import decide
+    from helpers.settings import REPO_ROOT
+
+    policy = json.loads((REPO_ROOT / "policies/proof-run-policy.json").read_text())
+    group = "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0123456789abcdef0"
+    series_tag = {"aws:RequestTag/tutorial": "aws-storage-for-data-science"}
+    on_create = {**series_tag, "ec2:CreateAction": "CreateSecurityGroup"}
+    assert decide([policy], "ec2:CreateTags", group, on_create) == "allow"
+    assert decide([policy], "ec2:CreateTags", group, series_tag) == "implicit-deny"
