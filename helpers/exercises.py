@@ -237,83 +237,198 @@ def check_presigned_upload(bucket: str, key: str, text: str, *, ns: dict) -> tup
 
 
 @self_check(
-    "authorize_security_group_ingress with IpProtocol tcp, FromPort and ToPort 5432, and "
-    'IpRanges=[{"CidrIp": f"{COLLEAGUE}/32"}]: a /32 is exactly one address. Catch '
-    "InvalidPermission.Duplicate, so that the cell runs twice."
+    'one rule: IpProtocol "tcp", FromPort and ToPort both 5432 (one port), and '
+    'IpRanges=[{"CidrIp": f"{COLLEAGUE}/32"}] (one address), with no Ipv6Ranges. A rule added by '
+    "mistake stays in the group: remove it with ec2.revoke_security_group_ingress(GroupId=sg_id, "
+    "IpPermissions=[the same rule]). Catch InvalidPermission.Duplicate, so that the cell runs twice."
 )
-def check_colleague_rule(group_id: str, address: str, *, ns: dict) -> tuple[Verdict, str]:
-    """Port 5432 is open to ``address``/32, and no range wider than one address admits it."""
+def check_colleague_rule(*, ns: dict) -> tuple[Verdict, str]:
+    """Port 5432, and only it, is open to ``COLLEAGUE``/32, and nothing wider admits anyone.
+
+    Reads ``sg_id`` and ``COLLEAGUE`` from the notebook, so a skipped exercise cell is a "Not yet".
+    A rule concerns the colleague when its range holds their address; a rule for the whole IPv4
+    internet, or any IPv6 range, is wrong whatever it is for: the lesson opens the port to single
+    IPv4 addresses only. Ports and protocols as EC2 reports them
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpPermission.html): "-1" is every
+    protocol and port, and a tcp rule opens FromPort to ToPort.
+    """
     import boto3
 
+    group_id = _need(ns, "sg_id", "run the cell that creates the security group")
+    address = _need(ns, "COLLEAGUE", "run the exercise cell, which defines it")
     group = boto3.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
     who = ipaddress.ip_address(address)
-    exact, wider = False, set()
+    exact, wrong = False, []
     for rule in group.get("IpPermissions", []):
-        if rule.get("IpProtocol") not in ("tcp", "-1"):
-            continue
-        if rule.get("IpProtocol") == "tcp" and not rule.get("FromPort", 0) <= 5432 <= rule.get("ToPort", 65535):
-            continue
+        protocol = _PROTOCOLS.get(str(rule.get("IpProtocol")), str(rule.get("IpProtocol")))
+        ports = _ports(protocol, rule)
+        one_port = protocol == "tcp" and rule.get("FromPort") == 5432 == rule.get("ToPort")
         for ip_range in rule.get("IpRanges", []):
             network = ipaddress.ip_network(ip_range["CidrIp"], strict=False)
             if network.prefixlen == 0:
-                wider.add(f"{network} (the whole internet)")
-            elif who in network:
-                if network.prefixlen == 32 and rule.get("IpProtocol") == "tcp":
-                    exact = True
-                else:
-                    wider.add(f"{network} ({network.num_addresses} addresses)")
+                wrong.append(f"{network} (the whole internet) may reach {ports}")
+            elif who not in network:
+                continue  # another address's rule, such as the lesson's own /32
+            elif network.prefixlen < 32:
+                wrong.append(f"{network} ({network.num_addresses} addresses) may reach {ports}: wider than one address")
+            elif not one_port:
+                wrong.append(f"{address}/32 may reach {ports}, not only tcp port 5432")
+            else:
+                exact = True
+        for ip_range in rule.get("Ipv6Ranges", []):
+            network = ipaddress.ip_network(ip_range["CidrIpv6"], strict=False)
+            everyone = "every IPv6 address" if network.prefixlen == 0 else f"{network.num_addresses} IPv6 addresses"
+            wrong.append(f"IPv6 {network} ({everyone}) may reach {ports}: your colleague has one IPv4 address")
     verdict = Verdict()
-    verdict.expect(exact, f"{address}/32 may reach port 5432", f"no rule lets {address}/32 reach port 5432 yet")
-    if wider:
-        verdict.fail(f"these ranges open the port to more than your colleague: {_names(wider)}")
+    verdict.expect(exact, f"{address}/32 may reach port 5432", f"no rule lets {address}/32 reach tcp port 5432 yet")
+    for line in sorted(wrong):
+        verdict.fail(line)
     return verdict, f"{address}/32 may reach port 5432, and no wider range is open."
 
 
+_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp"}  # EC2 accepts protocol numbers as well as names
+
+
+def _ports(protocol: str, rule: dict) -> str:
+    """What a rule opens, in words: "tcp port 5432", "tcp ports 0-65535", "every port and protocol"."""
+    if protocol == "-1":
+        return "every port and protocol"
+    low, high = rule.get("FromPort"), rule.get("ToPort")
+    if low is None or low == -1:
+        return f"every {protocol} port"
+    return f"{protocol} port {low}" if low == high else f"{protocol} ports {low}-{high}"
+
+
+# How a hostile "age" could end up as SQL: pasted bare (f"age > {age}") or between quotes
+# (f"age > '{age}'"). Sent as a parameter, each is one text value that is not an integer, and
+# PostgreSQL refuses it; pasted in, one of them turns the WHERE clause into "true for everyone".
+HOSTILE_AGES = ("0 OR 1=1", "0' OR '1'='1")
+
+
+class _SentQueries:
+    """Records what the learner's code sends through ``conn``: (SQL text, parameters) per execute.
+
+    It sets the connection's ``cursor_factory`` (every ``conn.cursor()`` then makes a recording
+    cursor, pandas' included) and puts the old one back on exit.
+    https://www.psycopg.org/docs/connection.html#connection.cursor_factory
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sent: list[tuple[str, Any]] = []
+
+    def __enter__(self) -> _SentQueries:
+        import psycopg2.extensions
+
+        self.before = self.conn.cursor_factory
+        base = self.before or psycopg2.extensions.cursor
+        sent, conn = self.sent, self.conn
+
+        class Recording(base):  # type: ignore[misc, valid-type]
+            def execute(self, query: Any, vars: Any = None) -> Any:  # noqa: A002 - psycopg2's name
+                sent.append((_sql_text(query, conn), vars))
+                return super().execute(query, vars)
+
+        self.conn.cursor_factory = Recording
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.cursor_factory = self.before
+
+    def parameters(self) -> list[str]:
+        """Every parameter value sent, as text."""
+        values: list[str] = []
+        for _, params in self.sent:
+            if isinstance(params, dict):
+                values += [str(v) for v in params.values()]
+            elif params is not None:
+                values += [str(v) for v in params]
+        return values
+
+
+def _sql_text(query: Any, conn: Any) -> str:
+    """The SQL text of a query as psycopg2 takes it (str, bytes or psycopg2.sql), on one line."""
+    if hasattr(query, "as_string"):
+        query = query.as_string(conn)
+    if isinstance(query, bytes):
+        query = query.decode(errors="replace")
+    return " ".join(str(query).split())
+
+
 @self_check(
-    "put %s in the SQL where the age goes and pass the value separately: "
-    'read_sql("SELECT name, age FROM people WHERE age > %s ORDER BY name", (age,)).'
+    '"older than" is age > %s (not >=); put %s in the SQL where the age goes and pass the value '
+    'separately: read_sql("SELECT name, age FROM people WHERE age > %s ORDER BY name", (age,)). '
+    "Never paste the age into the SQL text with an f-string, format or +, even between quotes."
 )
 def check_older_than(*, ns: dict) -> tuple[Verdict, str]:
-    """``older_than(age)`` returns the right people for two ages, and a hostile "age" stays a value."""
+    """``older_than(age)`` returns the right people, the age travels as a parameter, and a hostile
+    "age" never becomes SQL.
+
+    The ages tried are ages someone in the table has, so "age >= %s" shows (it keeps that
+    person). Then each of HOSTILE_AGES: refused by PostgreSQL (a parameter that is no integer) or
+    by the learner's own check before any query (``int(age)`` raising ValueError) is right;
+    returning everyone, or SQL text that holds the hostile words, is string formatting.
+    """
     import pandas as pd
     import psycopg2
 
     older_than = _need(ns, "older_than", "run the exercise cell that defines it")
     conn = _need(ns, "conn", "run the cell that connects to the database")
+    if conn.closed:
+        raise Missing("`conn` is closed: re-run the cell that connects to the database")
 
-    def expected(age: int) -> list[str]:
+    def names(sql: str, params: tuple = ()) -> list[str]:
         with conn.cursor() as cur:
-            cur.execute("SELECT name FROM people WHERE age > %s ORDER BY name", (age,))
+            cur.execute(sql, params)
             return [row[0] for row in cur.fetchall()]
 
     verdict = Verdict()
-    if not expected(-1):
+    everyone = names("SELECT name FROM people ORDER BY name")
+    ages = sorted({int(a) for a in names("SELECT DISTINCT age FROM people")})
+    if not everyone:
         verdict.fail("the people table is empty: run lesson 01, then the loading cells above")
         return verdict, ""
-    for age in (30, 49):
-        result = older_than(age)
+    for age in sorted({ages[len(ages) // 2], ages[0]}, reverse=True):
+        with _SentQueries(conn) as watched:
+            try:
+                result = older_than(age)
+            except psycopg2.Error as exc:
+                conn.rollback()  # keep the connection usable for the cells below
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                verdict.fail(f"older_than({age}) fails in PostgreSQL: {first}")
+                return verdict, ""
         if not isinstance(result, pd.DataFrame) or "name" not in result.columns:
             verdict.fail(f"older_than({age}) returned {type(result).__name__}, not a DataFrame with a name column")
             return verdict, ""
-        got = sorted(result["name"])
-        verdict.expect(
-            got == expected(age),
-            f"older_than({age}) returns {_names(got)}",
-            f"older_than({age}) returns {_names(got)}, expected {_names(expected(age))}",
-        )
-    hostile = "0 OR age > -1"
-    try:
-        leaked = older_than(hostile)
-    except psycopg2.Error:
-        conn.rollback()  # the refused query aborted the transaction; the connection stays usable
-        verdict.right.append(f"older_than({hostile!r}) is refused: the text stays one value")
-    else:
-        everyone = len(expected(-1))
-        verdict.expect(
-            leaked is None or len(leaked) != everyone,
-            f"older_than({hostile!r}) does not return everyone",
-            f"older_than({hostile!r}) returns all {everyone} people: the text became part of the SQL",
-        )
+        got, want = sorted(result["name"]), names("SELECT name FROM people WHERE age > %s ORDER BY name", (age,))
+        exactly = names("SELECT name FROM people WHERE age = %s ORDER BY name", (age,))
+        if got == want:
+            verdict.right.append(f"older_than({age}) returns {_names(got)}")
+        elif set(exactly) <= set(got) and set(got) - set(exactly) == set(want):
+            verdict.fail(f"older_than({age}) also returns {_names(exactly)}, who is exactly {age}: that is >=, not >")
+        else:
+            verdict.fail(f"older_than({age}) returns {_names(got)}, expected {_names(want)}")
+        if watched.sent and str(age) not in watched.parameters():
+            sql = watched.sent[-1][0]
+            verdict.fail(f"older_than({age}) wrote the age into the SQL text ({sql}), not as a %s parameter")
+    for hostile in HOSTILE_AGES:
+        with _SentQueries(conn) as watched:
+            try:
+                leaked = older_than(hostile)
+            except psycopg2.Error:
+                conn.rollback()  # the refused query aborted the transaction; the connection stays usable
+                leaked = None
+            except (ValueError, TypeError):
+                leaked = None  # refused before any SQL: the learner's own check, e.g. int(age)
+        as_sql = [sql for sql, _ in watched.sent if hostile in sql]
+        returned_all = isinstance(leaked, pd.DataFrame) and "name" in leaked.columns and len(leaked) == len(everyone)
+        if returned_all or as_sql:
+            how = f"returns all {len(everyone)} people" if returned_all else "ends up inside the SQL text"
+            verdict.fail(f"older_than({hostile!r}) {how}: string formatting made the text part of the SQL")
+        elif hostile in watched.parameters():
+            verdict.right.append(f"older_than({hostile!r}) travels as a parameter and stays one value")
+        else:
+            verdict.right.append(f"older_than({hostile!r}) is refused before it reaches the database")
     return verdict, "older_than gives the right people, and a value can never change the query."
 
 

@@ -19,8 +19,10 @@ the emulator's managed secret always says ``admin``, where RDS's says the real o
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from botocore.exceptions import ClientError
 
@@ -85,10 +87,9 @@ def watch(
     helpers.progress), so the 5 to 15 minutes of ``creating`` on AWS never look frozen. What is
     logged, and so what a notebook records, stays one line per status change.
 
-    The one polling loop for RDS waits (lessons, cleanup). Why not the boto3 waiters: they are
-    silent for up to half an hour, and a silent cell is how learners conclude the notebook is
-    frozen. It looks a fixed number of times (``timeout`` / ``poll``), so a test with a stubbed
-    client knows how many answers to give. Past ``timeout`` it raises a TutorialError; RDS goes
+    The polling loop of cleanup and of lesson 05 (lesson 02 teaches boto3's waiter instead, made
+    visible by :func:`status_shown`). It looks a fixed number of times (``timeout`` / ``poll``),
+    so a test with a stubbed client knows how many answers to give. Past ``timeout`` it raises a TutorialError; RDS goes
     on meanwhile, and waiting again picks up where it stands.
     """
     poll = poll_interval(settings) if poll is None else poll
@@ -119,6 +120,76 @@ def watch(
         f"DB instance {instance_id} is still {last!r} after {timeout / 60:.0f} minutes ({timeout:.0f} s).",
         "RDS goes on by itself: re-run this cell to keep waiting, and check `python -m helpers status`.",
     )
+
+
+@contextmanager
+def status_shown(rds, instance_id: str, *, log: Log = print, tick: float = 1.0) -> Iterator[None]:
+    """Around a boto3 waiter on ``rds``: print each status it meets, and keep an elapsed time moving.
+
+    Lesson 02 teaches the waiter itself, ``rds.get_waiter("db_instance_available").wait(...)``,
+    which polls ``describe_db_instances`` until the instance is ``available``
+    (https://boto3.amazonaws.com/v1/documentation/api/latest/reference/services/rds/waiter/DBInstanceAvailable.html).
+    A waiter says nothing while it polls, for up to 20 minutes on AWS, and a silent cell looks
+    frozen. So this listens to the answers the waiter gets (botocore's ``after-call`` event of
+    that client), logs one line per status change, and meanwhile shows a live elapsed time
+    (helpers.progress.LiveLine, ticking in a thread) that ends empty: a saved notebook records
+    the status lines only. A WaiterError becomes a TutorialError that says what to do.
+    """
+    from botocore.exceptions import WaiterError
+
+    start = time.monotonic()
+    last: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    live = LiveLine()
+
+    def seen(parsed: dict | None = None, **_) -> None:
+        parsed = parsed or {}
+        if parsed.get("Error", {}).get("Code") in GONE_CODES:
+            state = "not found"  # the end of a deletion, or an instance never created
+        else:
+            states = [
+                d["DBInstanceStatus"]
+                for d in parsed.get("DBInstances", [])
+                if d.get("DBInstanceIdentifier") == instance_id
+            ]
+            state = states[0] if states else None
+        if state and (not last or last[-1] != state):
+            last.append(state)
+            with lock:
+                live.clear()
+                log(f"[{time.monotonic() - start:5.0f} s] {instance_id}: {state}")
+
+    def ticking() -> None:
+        while not stop.wait(tick):
+            with lock:
+                live.show(f"[{time.monotonic() - start:5.0f} s] {instance_id}: still {last[-1] if last else 'asking'}")
+
+    event = "after-call.rds.DescribeDBInstances"
+    handler_id = f"status_shown-{instance_id}-{id(stop)}"
+    rds.meta.events.register(event, seen, unique_id=handler_id)
+    ticker = threading.Thread(target=ticking, name=f"elapsed-{instance_id}", daemon=True)
+    if live.mode != "off":
+        ticker.start()
+    try:
+        yield
+    except WaiterError as exc:
+        state = last[-1] if last else "not there"
+        reason = exc.kwargs.get("reason", str(exc))
+        if "Max attempts exceeded" in reason:
+            fix = "RDS goes on by itself: re-run this cell to keep waiting, and check `python -m helpers status`."
+        elif state in ("not there", "not found"):
+            fix = "Run the cell that creates it first."
+        else:
+            fix = "Check the instance's events in the RDS console (Logs & events)."
+        raise TutorialError(f"Waiting for DB instance {instance_id} stopped: it is {state!r} ({reason}).", fix) from exc
+    finally:
+        stop.set()
+        if ticker.is_alive():
+            ticker.join()
+        rds.meta.events.unregister(event, unique_id=handler_id)
+        with lock:
+            live.clear()
 
 
 def wait_until_available(

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 
 from helpers.local.processes import free_port
 
-__all__ = ["create_postgres_instance", "error_code", "free_port", "in_process_moto", "random_prefix"]
+__all__ = [
+    "assert_not_yet",
+    "create_postgres_instance",
+    "error_code",
+    "free_port",
+    "in_process_moto",
+    "random_prefix",
+    "use_moto",
+]
 
 
 def random_prefix() -> str:
@@ -56,3 +64,22 @@ def error_code(call) -> str | None:
     except ClientError as exc:
         return exc.response["Error"]["Code"]
     return None
+
+
+def assert_not_yet(text: str, mistake: str) -> None:
+    """A self-check's answer to a wrong answer: "Not yet" with a hint, no traceback, and a line that
+    names the mistake (helpers.exercises)."""
+    assert text.startswith("Not yet."), text
+    assert "\nHint: " in text, text
+    assert "Traceback" not in text, text
+    assert mistake in text, text
+
+
+def use_moto(monkeypatch, url: str) -> None:
+    """Point the default boto3 session at the moto server at ``url``, with dummy keys."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)

@@ -253,3 +253,28 @@ def test_a_deleted_instance_leaves_neither_its_database_nor_its_role(pg_settings
         with admin.cursor() as cur:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(elsewhere)))
         admin.close()
+
+
+def test_status_shown_makes_a_waiter_tell_each_status_and_says_what_to_do_when_it_stops(local_stack):
+    """Lesson 02's waiter, boto3's db_instance_available, logs "creating" then "available" inside
+    status_shown, stops listening afterwards, and a waiter on no instance becomes a TutorialError."""
+    instance_id = f"{local_stack.prefix}-waiter"
+    client = boto3.client("rds", region_name=local_stack.region)
+    create_postgres_instance(client, instance_id, BackupRetentionPeriod=0)
+    lines: list[str] = []
+    try:
+        with rds.status_shown(client, instance_id, log=lines.append):
+            client.get_waiter("db_instance_available").wait(
+                DBInstanceIdentifier=instance_id, WaiterConfig={"Delay": 0.5, "MaxAttempts": 120}
+            )
+        assert [line.split(": ", 1)[1] for line in lines] == ["creating", "available"], lines
+        client.describe_db_instances(DBInstanceIdentifier=instance_id)
+        assert len(lines) == 2, "the listener is gone once the block ends"
+    finally:
+        client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+        rds.wait_until_deleted(instance_id, local_stack)
+    missing = f"{local_stack.prefix}-nowaiter"
+    with pytest.raises(TutorialError, match="creates it first"), rds.status_shown(client, missing, log=lines.append):
+        client.get_waiter("db_instance_available").wait(
+            DBInstanceIdentifier=missing, WaiterConfig={"Delay": 0.5, "MaxAttempts": 2}
+        )
