@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"No notebook matches {args.only or '*'} in {directory}.", "List them with `ls notebooks/`."
         )
     output_dir = Path(args.output_dir) if args.output_dir else settings.runs_dir
-    run = runner.run_series(settings, notebooks, output_dir, keep=args.keep, kernel_name=args.kernel)
+    run = runner.run_series(settings, notebooks, output_dir, keep=args.keep, kernel_name=args.kernel, core=args.core)
     print()
     print(runner.summary_table(run.results))
     if args.keep:
@@ -238,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--notebooks-dir", default=None, help="folder of NN_*.ipynb lessons (default: notebooks/)")
     run.add_argument("--output-dir", default=None, help="where executed copies go (default: runs/)")
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
+    run.add_argument(
+        "--core",
+        action="store_true",
+        help="run each lesson's core path only: cells tagged deep-dive are left out (a two-hour workshop)",
+    )
     clean = sub.add_parser("clean", help="delete the series' resources (dry run unless --yes)")
     clean.add_argument("--yes", action="store_true", help="really delete")
     clean.add_argument("--all-participants", action="store_true", help="every participant's, not only yours")

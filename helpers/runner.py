@@ -5,6 +5,12 @@ see which lesson is running, a table at the end, and, when something breaks, the
 notebook, the cell and the error in one line, not a 200-line papermill traceback.
 Executed copies go to ``runs/`` (git-ignored) so the committed notebooks stay as
 they are.
+
+``core=True`` (``python -m helpers run --core``) runs each lesson's core path: the lesson
+without its cells tagged ``deep-dive``, the sections a two-hour workshop skips. The runner writes
+that shorter copy to a temporary folder and executes it exactly as it executes a whole lesson
+(same working directory, kernel and parameters), so a green core run proves what a workshop does:
+no core cell needs a name that only a deep dive defines, and lesson 04 still deletes everything.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # joining its control thread on the way out, so a finished lesson sat idle for 3.5 s.
 # A kernel that exits normally takes about 0.1 s, so 1 s loses nothing.
 KERNEL_SHUTDOWN_WAIT = 1.0
+
+# The cells of a section a two-hour workshop can skip (issue 17's conventions: the heading cell
+# and every cell under it carry it). tools.lesson_time counts them apart.
+DEEP_DIVE_TAG = "deep-dive"
 
 
 def kernel_config():
@@ -51,6 +61,24 @@ def lesson_notebooks(directory: Path = NOTEBOOK_DIR, only: list[str] | None = No
     return found
 
 
+def core_path(nb):
+    """A copy of notebook ``nb`` without its deep-dive cells (``nb`` itself is left unchanged)."""
+    import copy
+
+    out = copy.deepcopy(nb)
+    out.cells = [c for c in out.cells if DEEP_DIVE_TAG not in c.get("metadata", {}).get("tags", [])]
+    return out
+
+
+def _write_core_path(path: Path, folder: Path) -> Path:
+    """The core path of lesson ``path``, written into ``folder`` under the lesson's own name."""
+    import nbformat
+
+    target = folder / path.name
+    nbformat.write(core_path(nbformat.read(path, as_version=4)), target)
+    return target
+
+
 def _failure_detail(exc: BaseException) -> str:
     """'cell 7: KeyError: ...' from a papermill error, or the exception itself."""
     from papermill.exceptions import PapermillExecutionError
@@ -70,47 +98,59 @@ def run_notebooks(
     progress: bool = True,
     stop_on_failure: bool = True,
     kernel_name: str | None = None,
+    core: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[Result]:
-    """Execute each notebook into ``output_dir``; never raises for a failing lesson."""
+    """Execute each notebook into ``output_dir``; never raises for a failing lesson.
+
+    ``core``: execute each lesson's core path only (its deep-dive cells left out).
+    """
+    import tempfile
+
     import papermill
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    # Kernels inherit this: it silences the debugger's "frozen modules" warning on start.
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    results: list[Result] = []
-    failed = False
-    for index, path in enumerate(notebooks, 1):
-        name = path.stem
-        if failed and stop_on_failure:
-            results.append(Result(name, "skipped", 0.0, "an earlier lesson failed"))
-            continue
-        log(f"[{index}/{len(notebooks)}] {name} ...")
-        start = time.monotonic()
-        try:
-            papermill.execute_notebook(
-                str(path),
-                str(output_dir / path.name),
-                parameters=parameters or {},
-                cwd=str(path.parent),
-                progress_bar=progress and sys.stderr.isatty(),
-                kernel_name=kernel_name,
-                request_save_on_cell_execute=False,
-                # ipykernel warns on every start that loopback TCP is unencrypted; the
-                # kernel only listens on 127.0.0.1, so that line is noise in a lesson run.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                config=kernel_config(),
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure is reported, then we go on
+    scratch = tempfile.TemporaryDirectory(prefix="core-path-") if core else None
+    try:
+        # Kernels inherit this: it silences the debugger's "frozen modules" warning on start.
+        os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        results: list[Result] = []
+        failed = False
+        for index, path in enumerate(notebooks, 1):
+            name = path.stem
+            if failed and stop_on_failure:
+                results.append(Result(name, "skipped", 0.0, "an earlier lesson failed"))
+                continue
+            log(f"[{index}/{len(notebooks)}] {name} ...")
+            start = time.monotonic()
+            try:
+                source = _write_core_path(path, Path(scratch.name)) if scratch else path
+                papermill.execute_notebook(
+                    str(source),
+                    str(output_dir / path.name),
+                    parameters=parameters or {},
+                    cwd=str(path.parent),
+                    progress_bar=progress and sys.stderr.isatty(),
+                    kernel_name=kernel_name,
+                    request_save_on_cell_execute=False,
+                    # ipykernel warns on every start that loopback TCP is unencrypted; the
+                    # kernel only listens on 127.0.0.1, so that line is noise in a lesson run.
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    config=kernel_config(),
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, then we go on
+                seconds = time.monotonic() - start
+                detail = _failure_detail(exc)
+                results.append(Result(name, "FAILED", seconds, detail))
+                log(f"      FAILED after {seconds:.1f} s: {detail}")
+                failed = True
+                continue
             seconds = time.monotonic() - start
-            detail = _failure_detail(exc)
-            results.append(Result(name, "FAILED", seconds, detail))
-            log(f"      FAILED after {seconds:.1f} s: {detail}")
-            failed = True
-            continue
-        seconds = time.monotonic() - start
-        results.append(Result(name, "ok", seconds))
-        log(f"      ok ({seconds:.1f} s)")
+            results.append(Result(name, "ok", seconds))
+            log(f"      ok ({seconds:.1f} s)")
+    finally:
+        if scratch:
+            scratch.cleanup()
     return results
 
 
@@ -177,22 +217,28 @@ def run_series(
     keep: bool = False,
     kernel_name: str | None = None,
     progress: bool = True,
+    core: bool = False,
     log: Callable[[str], None] = print,
 ) -> SeriesRun:
     """What ``python -m helpers run`` does: make sure the backend answers, run the lessons in
     order, then delete what the series created (unless ``keep``), also after a failed lesson or
-    Ctrl-C, because a run must not leave billable resources behind."""
+    Ctrl-C, because a run must not leave billable resources behind. ``core``: the lessons' core
+    path only (see the module's docstring)."""
     from helpers.local import stack
 
     start = time.monotonic()
     if settings.is_local:
         log(str(stack.up(settings)))
         stack.apply_local_env(settings)
-    log(f"Running {len(notebooks)} notebook(s) on the {settings.backend} backend; executed copies go to {output_dir}\n")
+    what = "the core path of " if core else ""
+    log(
+        f"Running {what}{len(notebooks)} notebook(s) on the {settings.backend} backend; "
+        f"executed copies go to {output_dir}\n"
+    )
     results: list[Result] = []
     outcome: CleanupOutcome | None = None
     try:
-        results = run_notebooks(notebooks, output_dir, kernel_name=kernel_name, progress=progress, log=log)
+        results = run_notebooks(notebooks, output_dir, kernel_name=kernel_name, progress=progress, core=core, log=log)
     finally:
         if not keep:
             outcome = final_cleanup(settings, log)

@@ -32,7 +32,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
+from helpers.runner import DEEP_DIVE_TAG, NOTEBOOK_DIR, lesson_notebooks
 
 WORDS_PER_MINUTE = 180
 CODE_CELL_MINUTES = 0.75
@@ -43,7 +43,6 @@ WORKSHOP_MINUTES = 120
 # The lessons a two-hour workshop covers (05 is the bonus).
 WORKSHOP_LESSONS = ("00", "01", "02", "03", "04")
 
-DEEP_DIVE_TAG = "deep-dive"
 EXERCISE_TAG = "exercise"
 PROSE_ONLY_TAGS = frozenset({"parameters", "nav", "at-a-glance", "recall-answers"})
 
