@@ -434,25 +434,121 @@ def check_older_than(*, ns: dict) -> tuple[Verdict, str]:
 
 # -- lesson 03 ---------------------------------------------------------------------------------
 
+#: The house the lesson 03 exercise gives user 456.
+HOUSE = "gryffindor"
 
-@self_check(
-    'update_item with ConditionExpression="attribute_exists(id)": without it, updating an id that '
-    "does not exist creates a new item. Catch ConditionalCheckFailedException for 999."
-)
-def check_update_only_existing(table_name: str, attribute: str, value: Any, *, ns: dict) -> tuple[Verdict, str]:
-    """Item 456 got ``attribute`` and kept the rest; no item 999 was created."""
+#: Ids the lesson 03 check tries the learner's function with: 999 never exists, 998 exists until a
+#: simulated other program deletes it between the function's read and its write.
+MISSING_USER, VANISHING_USER = 999, 998
+
+
+def _dynamodb_clients(ns: dict) -> list:
+    """The DynamoDB clients the learner's code can reach: those in the notebook (a client, a
+    resource, a Table) and, for any client made during the call, the default boto3 session."""
+    import boto3
+    from boto3.resources.base import ServiceResource
+    from botocore.client import BaseClient
+
+    found: dict[int, Any] = {}
+    for value in list(ns.values()):
+        client = value.meta.client if isinstance(value, ServiceResource) else value
+        if isinstance(client, BaseClient) and client.meta.service_model.service_name == "dynamodb":
+            found[id(client)] = client
+    return [*found.values(), boto3._get_default_session()]
+
+
+def _events(target: Any) -> Any:
+    """The event system of a botocore client or of a boto3 session."""
+    return target.meta.events if hasattr(target, "meta") else target.events
+
+
+def _delete_before_write(table_name: str, user_id: int, ns: dict) -> tuple[Callable[[], int], Callable[[], None]]:
+    """Make user ``user_id`` disappear right before any write of it by the learner's code.
+
+    This is the race lesson 03 warns about: another program deletes the user after your
+    get_item said it exists and before your update_item arrives. Without a condition the
+    update recreates the user; with ``attribute_exists(id)`` DynamoDB checks and writes in one
+    step and refuses (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html).
+    Returns (how many writes were intercepted, undo).
+    """
+    import json
+
     import boto3
 
-    users = boto3.resource("dynamodb").Table(table_name)
-    fireball = users.get_item(Key={"id": 456}, ConsistentRead=True).get("Item") or {}
-    ghost = users.get_item(Key={"id": 999}, ConsistentRead=True).get("Item")
+    other_program = boto3.session.Session().client("dynamodb")  # its own session: our hook never sees it
+    hits: list[str] = []
+    hook_id = f"tutorial-race-{id(hits)}"
+
+    def delete_first(params: dict, model: Any, **_: Any) -> None:
+        body = json.loads(params.get("body") or b"{}")
+        if body.get("TableName") == table_name and body.get("Key", body.get("Item", {})).get("id") == {
+            "N": str(user_id)
+        }:
+            hits.append(model.name)
+            other_program.delete_item(TableName=table_name, Key={"id": {"N": str(user_id)}})
+
+    targets = _dynamodb_clients(ns)
+    for target in targets:
+        for operation in ("UpdateItem", "PutItem"):
+            _events(target).register(f"before-call.dynamodb.{operation}", delete_first, unique_id=hook_id)
+
+    def undo() -> None:
+        for target in targets:
+            for operation in ("UpdateItem", "PutItem"):
+                _events(target).unregister(f"before-call.dynamodb.{operation}", unique_id=hook_id)
+
+    return (lambda: len(hits)), undo
+
+
+def _quietly(function: Callable[..., Any], *args: Any) -> tuple[Any, BaseException | None]:
+    """Call the learner's function without its prints (the check's output stays the same on every
+    run); return (result, the exception it raised or None)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return function(*args), None
+        except Exception as exc:  # noqa: BLE001 - what the learner's function raised is the answer
+            return None, exc
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code", type(exc).__name__)
+
+
+@self_check(
+    'in set_house, call update_item with ConditionExpression="attribute_exists(id)", so that DynamoDB checks '
+    "that the user exists and writes in one step; catch ConditionalCheckFailedException and return False. "
+    "A get_item before the update does not help: the user can vanish between the two calls."
+)
+def check_update_only_existing(table_name: str, *, ns: dict) -> tuple[Verdict, str]:
+    """``set_house(user_id, house)`` updates an existing user, keeps its other attributes, and refuses
+    a missing one, even one deleted between a read and the write.
+
+    Looks at results only: the table after the learner's cell (456 has a house, there is no 999),
+    then the learner's function run by the check on user 999 (missing) and on user 998 (deleted by
+    "another program" right before the function's write reaches DynamoDB).
+    """
+    import boto3
+
+    set_house = _need(ns, "set_house", "run the exercise cell that defines set_house(user_id, house)")
+    if not callable(set_house):
+        raise Missing("`set_house` is not a function: define it with def set_house(user_id, house):")
+    users = boto3.session.Session().resource("dynamodb").Table(table_name)  # the check's own, hook-free
+
+    def item(user_id: int) -> dict | None:
+        return users.get_item(Key={"id": user_id}, ConsistentRead=True).get("Item")
+
     verdict = Verdict()
+    fireball = item(456) or {}
     verdict.expect(
-        fireball.get(attribute) == value,
-        f"user 456 has {attribute} = {value}",
-        f"user 456 has no {attribute} = {value} yet"
-        if attribute not in fireball
-        else f"user 456 has {attribute} = {fireball[attribute]}, not {value}",
+        fireball.get("house") == HOUSE,
+        f"user 456 has house = {HOUSE}",
+        "user 456 has no house yet: call set_house(456, 'gryffindor')"
+        if "house" not in fireball
+        else f"user 456 has house = {fireball['house']}, not {HOUSE}",
     )
     if fireball:
         verdict.expect(
@@ -460,27 +556,92 @@ def check_update_only_existing(table_name: str, attribute: str, value: Any, *, n
             "user 456 kept its other attributes",
             "user 456 lost attributes it had (first_name, is_wizard): put_item replaces a whole item",
         )
-    verdict.expect(
-        ghost is None,
-        "there is still no user 999",
-        f"a new item 999 was created ({_names(ghost or {})}): the update did not require the item to exist",
-    )
-    return verdict, f"user 456 has {attribute} = {value}, and the update of the missing user 999 was refused."
+    ghost = item(MISSING_USER)
+    if ghost is not None:
+        verdict.fail(
+            f"a new item {MISSING_USER} was created ({_names(ghost)}): update_item on a missing key creates it"
+        )
+        return verdict, ""
+
+    result, error = _quietly(set_house, MISSING_USER, HOUSE)
+    created = item(MISSING_USER)
+    if created is not None:
+        users.delete_item(Key={"id": MISSING_USER})  # the check made it: leave the table as it was
+        verdict.fail(
+            f"set_house({MISSING_USER}, ...) created user {MISSING_USER}, who did not exist: "
+            "update_item without a condition is an upsert"
+        )
+    elif error is not None:
+        verdict.fail(
+            f"set_house({MISSING_USER}, ...) raised {_error_code(error)} instead of returning False: catch the refusal"
+        )
+    else:
+        verdict.expect(
+            result is False,
+            f"set_house({MISSING_USER}, ...) is refused and returns False",
+            f"set_house({MISSING_USER}, ...) returns {result!r}, not False, for a user who does not exist",
+        )
+
+    users.put_item(Item={"id": VANISHING_USER, "first_name": "neville"})
+    intercepted, undo = _delete_before_write(table_name, VANISHING_USER, ns)
+    try:
+        result, error = _quietly(set_house, VANISHING_USER, HOUSE)
+    finally:
+        undo()
+    reborn = item(VANISHING_USER)
+    users.delete_item(Key={"id": VANISHING_USER})
+    if error is not None:
+        verdict.fail(f"set_house({VANISHING_USER}, ...) raised {_error_code(error)} instead of returning False")
+    elif not intercepted():
+        verdict.fail(
+            f"set_house({VANISHING_USER}, ...) sent no write of user {VANISHING_USER}, who existed, through a client "
+            "the check can see: write with users.update_item"
+        )
+    elif reborn is not None:
+        verdict.fail(
+            f"user {VANISHING_USER} was deleted by another program between your check and your write, "
+            "and set_house created it again: the write itself must carry the condition (a get_item first is a race)"
+        )
+    else:
+        verdict.expect(
+            result is False,
+            "a user deleted just before the write is refused, not brought back",
+            f"set_house({VANISHING_USER}, ...) returns {result!r}, not False, for a user who was deleted",
+        )
+    return verdict, f"user 456 has house = {HOUSE}; set_house refuses a missing user, even one deleted meanwhile."
+
+
+def _number_mistake(name: str, got: Any, want: Any) -> str:
+    """What is wrong with a stored value, in the words of the mistake that usually causes it."""
+    if isinstance(want, Decimal) and isinstance(got, str):
+        return f"{name} is the text {got!r} (type S), not a number: store Decimal({got!r}), not a string"
+    if isinstance(want, Decimal) and isinstance(got, Decimal):
+        return f"{name} is {got}, not {want}: a number must arrive exactly as written, not rounded"
+    if isinstance(want, list) and isinstance(got, list) and len(got) == len(want):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            if g != w:
+                return _number_mistake(f"{name}[{i}]", g, w)
+    return f"{name} is {got!r}, expected {want!r}"
 
 
 @self_check(
     "convert every float to a Decimal made from its text, Decimal(str(x)), before writing: "
-    "helpers.dynamo.decimals(measured) does it for the whole item."
+    "helpers.dynamo.decimals(measured) does it for the whole item. A float is refused (TypeError), so is "
+    "Decimal(1.65), which keeps the float's binary error (Inexact), and a string is stored as text."
 )
-def check_exact_decimals(table_name: str, item: dict, *, ns: dict) -> tuple[Verdict, str]:
-    """The item is stored, and each of its floats arrived as the decimal its text shows."""
+def check_exact_decimals(table_name: str, *, ns: dict) -> tuple[Verdict, str]:
+    """``measured`` is stored, and each of its floats arrived as the decimal its text shows."""
     import boto3
 
+    item = _need(ns, "measured", "run the exercise cell, which defines it")
     stored = boto3.resource("dynamodb").Table(table_name).get_item(Key={"id": item["id"]}, ConsistentRead=True)
     stored = stored.get("Item")
     verdict = Verdict()
     if stored is None:
-        verdict.fail(f"there is no item {item['id']} in the table yet")
+        verdict.fail(
+            f"there is no item {item['id']} in the table yet: boto3 refuses a float (TypeError) and a Decimal "
+            "made from a float (decimal.Inexact: its binary error runs past DynamoDB's 38 digits): nothing was written"
+        )
         return verdict, ""
 
     def exact(value: Any) -> Any:
@@ -494,11 +655,7 @@ def check_exact_decimals(table_name: str, item: dict, *, ns: dict) -> tuple[Verd
 
     for name, value in sorted(item.items()):
         want = exact(value)
-        verdict.expect(
-            stored.get(name) == want,
-            f"{name} is {want}",
-            f"{name} is {stored.get(name)!r}, expected {want!r}",
-        )
+        verdict.expect(stored.get(name) == want, f"{name} is {want}", _number_mistake(name, stored.get(name), want))
     return verdict, f"item {item['id']} is stored, every number exactly as written."
 
 
