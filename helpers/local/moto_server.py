@@ -1,12 +1,13 @@
 """Start moto's server as the local backend needs it: ``python -m helpers.local.moto_server -H HOST -p PORT``.
 
-Three additions to moto as shipped:
+Four additions to moto as shipped:
 
 * AWS's pace and refusals (helpers/local/aws_lifecycle.py), switched by ``TUTORIAL_AWS_LIFECYCLE``
   (on unless ``off``) and paced by ``TUTORIAL_AWS_LIFECYCLE_PACE`` in this process's environment;
 * AWS's quotas and the refusals moto lacks (helpers/local/aws_limits.py), switched by
   ``TUTORIAL_AWS_LIMITS`` (on unless ``off``), with ``TUTORIAL_AWS_RDS_INSTANCE_QUOTA`` DB instances
   per region (AWS: 40);
+* S3's handling of a PUT body labelled as a web form: stored as sent (helpers/local/s3_fidelity.py);
 * one speed fix, below.
 
 Why not ``python -m moto.server`` directly: on every request moto (5.2) asks
@@ -93,12 +94,13 @@ def serve_with_lifecycle(server_module) -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
-    from helpers.local import aws_lifecycle, aws_limits, iam_enforcement
+    from helpers.local import aws_lifecycle, aws_limits, iam_enforcement, s3_fidelity
 
     patch_moto()
     enabled, pace = lifecycle_from_env()
     aws_lifecycle.install(enabled, pace)
     aws_limits.install(*limits_from_env())
+    s3_fidelity.install()  # always: S3 stores a PUT body whatever its Content-Type
     iam_enforcement.install(os.environ.get("TUTORIAL_AWS_IAM", "").strip().lower() == "enforce")
     serve_with_lifecycle(server)
     server.main(argv if argv is not None else sys.argv[1:])
