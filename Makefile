@@ -11,7 +11,7 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 UV_VERSION := 0.13.9
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: site site-check setup lessons test test-unit test-notebooks test-aws lint format lab up down status clean clean-all benchmark student
+.PHONY: site site-check setup lessons test test-unit test-notebooks test-aws lint format lab lab-check up down status clean clean-all benchmark student
 
 setup: $(STAMP)
 
@@ -78,10 +78,19 @@ format: setup
 # Jupyter refuses to run as root without --allow-root (containers, Codespaces as root, CI boxes).
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
+## Learners work in the student copies: made if missing (never overwritten), then JupyterLab on student/.
+## The filled-in lessons in notebooks/ are for instructors, CI and the site.
+LAB_DIR ?= student
 lab: setup
+	$(PY) -m tools.student --keep-existing --out $(LAB_DIR)
 	$(PY) -m helpers up
 	@if [ -n "$(LAB_ROOT)" ]; then echo "note: running as root, so JupyterLab starts with --allow-root (as a normal user it is not needed)"; fi
-	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_ARGS) $(LAB_DIR)/
+
+## A learner's session in headless Chromium (.ci/install-browser): `make lab` on fresh student
+## copies, Run All Cells, every check "Not yet"; then the solutions pasted in, every check "Right".
+lab-check: setup $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/python -m tools.lab_check --venv $(VENV)
 
 up: setup
 	$(PY) -m helpers up

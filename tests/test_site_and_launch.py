@@ -107,20 +107,22 @@ def test_binder_installs_the_pinned_requirements_with_the_series_python():
     post = ROOT / "binder/postBuild"
     assert os.access(post, os.X_OK)
     assert "pip install --no-cache-dir -r requirements.txt" in post.read_text()
+    assert "python -m tools.student --keep-existing" in post.read_text()  # learners open the student copies
     subprocess.run(["bash", "-n", str(post)], check=True)
 
 
 def test_devcontainer_sets_up_with_make_and_uses_the_venv():
     conf = json.loads((ROOT / ".devcontainer/devcontainer.json").read_text())
     assert "python:1-3.11" in conf["image"]
-    assert conf["postCreateCommand"] == "make setup"
+    assert conf["postCreateCommand"] == "make setup && .venv/bin/python -m tools.student --keep-existing"
+    assert "student/00_setup_and_secrets.ipynb" in conf["customizations"]["codespaces"]["openFiles"]
     assert conf["customizations"]["vscode"]["settings"]["python.defaultInterpreterPath"].endswith("/.venv/bin/python")
 
 
 def test_readme_launch_links_open_lesson_00():
     readme = (ROOT / "README.md").read_text()
     binder = re.search(r"\]\((https://mybinder\.org/v2/gh/[^)\s]+)\)", readme)
-    assert binder and "urlpath=lab/tree/notebooks/00_setup_and_secrets.ipynb" in binder.group(1)
+    assert binder and "urlpath=lab/tree/student/00_setup_and_secrets.ipynb" in binder.group(1)
     assert "https://codespaces.new/" in readme
 
 
@@ -148,6 +150,7 @@ def test_docs_requirements_pinned_and_apart_from_the_lessons():
 
 def test_lab_as_root_adds_allow_root_and_says_so():
     recipe = _make_n("lab")
+    assert "tools.student --keep-existing" in recipe and recipe.rstrip().endswith("student/")
     if os.geteuid() == 0:
         assert "jupyter lab --allow-root" in recipe and "running as root" in recipe
     else:

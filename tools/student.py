@@ -3,6 +3,15 @@
 ``python -m tools.student``            writes ``student/NN_*.ipynb`` for every lesson
 ``python -m tools.student 01 03``      only some lessons
 ``python -m tools.student --out DIR``  somewhere else (``student/`` is git-ignored)
+``python -m tools.student --keep-existing``  only the copies that are missing: what ``make lab``,
+                                       Binder and Codespaces run, so a learner's answers are never
+                                       overwritten (``make student`` replaces them all)
+
+Learners work in the student copies (``make lab`` opens JupyterLab on ``student/``); the
+filled-in lessons in ``notebooks/`` are for instructors, CI and the website. A copy runs from
+``student/`` as the lesson does from ``notebooks/``: ``helpers`` is installed into the
+environment (``-e .``) and finds the repository from its own location, not from the notebook's
+folder, and each lesson writes its files under the state folder (``tut.workdir``).
 
 How the notebooks mark exercises (the conventions of nbgrader, the grading tool of Project Jupyter,
 so an instructor who knows it reads them at a glance, and the notebooks could be fed to it):
@@ -154,17 +163,34 @@ def student_copy(nb):
     return out
 
 
-def write_student_copies(out_dir: Path = DEFAULT_OUT, only: list[str] | None = None) -> list[Path]:
-    """Write the student copy of every lesson (or of ``only``) to ``out_dir``; return the paths."""
+def write_student_copies(
+    out_dir: Path = DEFAULT_OUT,
+    only: list[str] | None = None,
+    *,
+    keep_existing: bool = False,
+    log=print,
+) -> list[Path]:
+    """Write the student copy of every lesson (or of ``only``) to ``out_dir``; return the paths written.
+
+    ``keep_existing``: leave a copy that is already there (it holds the learner's answers), and
+    say so when its lesson has changed since, so the learner knows how to get the new one.
+    """
     import nbformat
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in lesson_notebooks(NOTEBOOK_DIR, only):
+        target = out_dir / path.name
+        if keep_existing and target.exists():
+            if target.stat().st_mtime < path.stat().st_mtime:
+                log(
+                    f"{target.name}: kept (your answers), though notebooks/{path.name} changed since; "
+                    "rename yours and run this again (`make lab` does) for the new version"
+                )
+            continue
         nb = nbformat.read(path, as_version=4)
         copy_ = student_copy(nb)
         nbformat.validate(copy_)
-        target = out_dir / path.name
         nbformat.write(copy_, target)
         written.append(target)
     return written
@@ -178,12 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: student/)")
+    parser.add_argument(
+        "--keep-existing", action="store_true", help="write only the copies that are missing (never overwrite answers)"
+    )
     args = parser.parse_args(argv)
     try:
-        written = write_student_copies(args.out, args.only or None)
+        written = write_student_copies(args.out, args.only or None, keep_existing=args.keep_existing)
     except MarkupError as exc:
         print(f"Cannot make student copies: {exc}", file=sys.stderr)
         return 1
+    if not written and args.keep_existing and lesson_notebooks(NOTEBOOK_DIR, args.only or None):
+        print(f"Student copies already in {args.out}: kept as they are.")
+        return 0
     if not written:
         print("No lesson matched.", file=sys.stderr)
         return 1
