@@ -134,13 +134,20 @@ def _names(items: Iterable[str]) -> str:
 
 
 @self_check(
-    "load_dotenv(path) copies the file's variables into os.environ and leaves alone the ones "
-    "already set (override=False is the default): call it without override=True."
+    "run the exercise cell, then load the file: load_dotenv(exercise_env) copies its variables into "
+    "os.environ and leaves alone the ones already set (override=False is the default). Never type a "
+    "value from the file into the notebook: the file is where it lives."
 )
-def check_env_file_loaded(path: str | os.PathLike, exported: dict[str, str], *, ns: dict) -> tuple[Verdict, str]:
-    """The file's new variables are in os.environ, and the ones exported before kept their value."""
+def check_env_file_loaded(*, ns: dict) -> tuple[Verdict, str]:
+    """The file's new variables are in os.environ with the file's values, and the ones exported
+    before (``exported``) kept theirs. ``exercise_env`` and ``exported`` come from the exercise cell.
+
+    The file's values are never printed: the exercise's file holds a token, as a real .env would.
+    """
     from dotenv import dotenv_values
 
+    path = Path(_need(ns, "exercise_env", "run the exercise cell, which writes the .env file"))
+    exported: dict[str, str] = _need(ns, "exported", "run the exercise cell, which exports the region")
     verdict = Verdict()
     in_file = dotenv_values(path)
     for name, value in sorted(in_file.items()):
@@ -149,15 +156,18 @@ def check_env_file_loaded(path: str | os.PathLike, exported: dict[str, str], *, 
             verdict.expect(
                 now == exported[name],
                 f"{name} is still {exported[name]}, the value exported before",
-                f"{name} is {now!r}: the file overrode the value exported before ({exported[name]})"
+                f"{name} is {now!r}: the file overrode the value exported before ({exported[name]}); "
+                "override=True does that"
                 if now == value
-                else f"{name} is {now!r}, expected {exported[name]!r}, the value exported before",
+                else f"{name} is {now!r}, not {exported[name]!r}, the value exported before",
             )
+        elif now is None:
+            verdict.fail(f"{name} is not set: the file was not loaded into os.environ")
         else:
             verdict.expect(
                 now == value,
-                f"{name} is {value}, from the file",
-                f"{name} is not set: the file was not loaded" if now is None else f"{name} is {now!r}, not {value!r}",
+                f"{name} came from the file",
+                f"{name} is set, but not to the file's value: it was typed in the notebook, not loaded from the file",
             )
     return verdict, "the file filled in what was missing, and the environment won where both had a value."
 
@@ -165,21 +175,43 @@ def check_env_file_loaded(path: str | os.PathLike, exported: dict[str, str], *, 
 # -- lesson 01 ---------------------------------------------------------------------------------
 
 
-@self_check(
-    'filters apply in order, the last match wins: --exclude "*" drops everything, then '
-    '--include "*.py" brings back the Python files (in subfolders too, with --recursive).'
-)
-def check_python_upload(bucket: str, folder: str | os.PathLike, prefix: str, *, ns: dict) -> tuple[Verdict, str]:
-    """Under ``prefix`` the bucket holds exactly the .py files of ``folder`` (same relative paths)."""
+def _keys_under(bucket: str, prefix: str = "") -> set[str]:
+    """Every key of ``bucket`` that starts with ``prefix`` (all pages)."""
     import boto3
 
-    root = Path(folder)
-    wanted = {p.relative_to(root).as_posix() for p in root.rglob("*.py") if p.is_file()}
     pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    found = {o["Key"][len(prefix) :] for page in pages for o in page.get("Contents", [])}
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+@self_check(
+    'filters apply in order and the last match wins: --exclude "*" first drops everything, then '
+    '--include "*.py" brings back the Python files (in subfolders too, with --recursive). '
+    'aws s3 cp project s3://BUCKET/code/ --recursive --exclude "*" --include "*.py"'
+)
+def check_python_upload(bucket: str, prefix: str, *, ns: dict) -> tuple[Verdict, str]:
+    """Under ``prefix`` the bucket holds exactly the .py files of ``project`` (same relative paths).
+
+    ``project`` (the folder) comes from the exercise cell, so a skipped cell is a "Not yet".
+    """
+    root = Path(_need(ns, "project", "run the exercise cell, which writes the project folder"))
+    wanted = {p.relative_to(root).as_posix() for p in root.rglob("*.py") if p.is_file()}
+    found = {key[len(prefix) :] for key in _keys_under(bucket, prefix)}
     verdict = Verdict()
     if not found:
-        verdict.fail(f"there is nothing under s3://{bucket}/{prefix} yet")
+        # Where did they go? The same relative paths under another prefix name the mistake.
+        elsewhere = {
+            key[: -len(rel)] or "the top of the bucket"
+            for key in _keys_under(bucket)
+            for rel in wanted
+            if key.endswith(rel) and (len(key) == len(rel) or key[-len(rel) - 1] == "/")
+        }
+        if elsewhere:
+            verdict.fail(f"the .py files went under {_names(elsewhere)}, not under {prefix}")
+        else:
+            verdict.fail(
+                f"there is nothing under s3://{bucket}/{prefix}: if you ran aws s3 cp with both filters, "
+                'their order matters: --include "*.py" then --exclude "*" excludes everything'
+            )
         return verdict, ""
     verdict.expect(
         wanted <= found,
@@ -188,49 +220,100 @@ def check_python_upload(bucket: str, folder: str | os.PathLike, prefix: str, *, 
     )
     extra = found - wanted
     if extra:
-        verdict.fail(f"{prefix} also holds {_names(extra)}, not .py files of {root.name}/")
+        verdict.fail(
+            f"{prefix} also holds {_names(extra)}, not .py files of {root.name}/: the filters let them through"
+        )
     return verdict, f"{prefix} holds exactly the .py files: {_names(wanted)}."
 
 
-@self_check(
-    'sign the link for "put_object" (not "get_object") with the bucket and key in Params, then send '
-    'the bytes with urllib: Request(put_url, data=message.encode(), method="PUT", '
-    'headers={"Content-Type": "text/plain"}).'
-)
-def check_presigned_upload(bucket: str, key: str, text: str, *, ns: dict) -> tuple[Verdict, str]:
-    """``put_url`` is a presigned link for ``key``, and the object holds ``text``."""
+def _presigned_methods(url: str) -> tuple[list[str], str]:
+    """The HTTP methods whose SigV4 query signature, computed with this kernel's credentials,
+    equals the one in ``url``; and, when that cannot be known, why.
+
+    A presigned URL does not say which request it allows: the method is inside the signature
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html). Re-signing the
+    same URL for each method with the same key, date and expiry shows which one it was made for.
+    """
     import boto3
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+
+    parts = urlsplit(url)
+    query = {name: values[0] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
+    scope = query.get("X-Amz-Credential", "").split("/")
+    if len(scope) != 5 or query.get("X-Amz-SignedHeaders", "host") != "host":
+        return [], "its signature covers more than the host, so the method it allows was not checked"
+    credentials = boto3.Session().get_credentials()
+    if credentials is None or credentials.get_frozen_credentials().access_key != scope[0]:
+        return [], "it was signed with another access key, so the method it allows was not checked"
+    unsigned = "&".join(pair for pair in parts.query.split("&") if not pair.startswith("X-Amz-Signature="))
+    auth = S3SigV4QueryAuth(credentials, scope[3], scope[2], expires=int(query.get("X-Amz-Expires", "0")))
+    methods = []
+    for method in ("PUT", "GET", "HEAD", "DELETE", "POST"):
+        request = AWSRequest(method=method, url=parts._replace(query=unsigned).geturl())
+        request.context["timestamp"] = query.get("X-Amz-Date", "")
+        canonical = auth.canonical_request(request)
+        if auth.signature(auth.string_to_sign(request, canonical), request) == query.get("X-Amz-Signature"):
+            methods.append(method)
+    return methods, ""
+
+
+def _points_at(url: str, bucket: str, key: str) -> bool:
+    """``url`` names ``key`` in ``bucket``, path-style (host/bucket/key) or virtual-hosted (bucket.host/key)."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    return path == f"/{bucket}/{key}" or ((parts.hostname or "").startswith(bucket + ".") and path == f"/{key}")
+
+
+@self_check(
+    'sign the link for "put_object" (not "get_object"), with Params={"Bucket": BUCKET, "Key": upload_key}, '
+    "then send the bytes through the link itself, with urllib and no credentials: "
+    'urlopen(Request(put_url, data=message.encode(), method="PUT", headers={"Content-Type": "text/plain"})).'
+)
+def check_presigned_upload(bucket: str, *, ns: dict) -> tuple[Verdict, str]:
+    """``put_url`` is a presigned PUT link for ``upload_key`` in ``bucket``, and the object holds ``message``.
+
+    ``upload_key``, ``message`` and ``put_url`` come from the exercise cell.
+    """
     from botocore.exceptions import ClientError
 
+    key = _need(ns, "upload_key", "run the exercise cell, which names the key")
+    text = _need(ns, "message", "run the exercise cell, which holds the message")
     url = _need(ns, "put_url", "sign a link for put_object and store it in put_url")
     verdict = Verdict()
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    verdict.expect(
+    query = parse_qs(urlsplit(str(url)).query)
+    if not verdict.expect(
         "X-Amz-Signature" in query,
         "put_url is a presigned link (it carries X-Amz-Signature)",
-        "put_url carries no X-Amz-Signature: it is not a presigned link",
-    )
+        "put_url carries no X-Amz-Signature: it is not a presigned link (sign it with generate_presigned_url)",
+    ):
+        return verdict, ""
     verdict.expect(
-        unquote(parts.path).endswith("/" + key),
+        _points_at(url, bucket, key),
         f"the link points at {key}",
-        f"the link points at {unquote(parts.path)!r}, not at the key {key}",
+        f"the link points at {unquote(urlsplit(url).path)!r}, not at {key} in {bucket}",
     )
+    methods, unknown = _presigned_methods(url)
+    if unknown:
+        verdict.notes.append(f"put_url: {unknown}")
+    else:
+        verdict.expect(
+            methods == ["PUT"],
+            "the link is signed for PUT (an upload)",
+            f"the link is signed for {'/'.join(methods) or 'no method this check knows'}, not PUT: "
+            'sign it for "put_object"; a link signed for "get_object" only downloads',
+        )
+    import boto3
+
     try:
-        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode(errors="replace")
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
             raise
-        verdict.fail(f"there is no object {key} in the bucket: nothing was uploaded through the link yet")
+        verdict.fail(f"there is no object {key} in the bucket: nothing was sent through the link yet")
     else:
-        verdict.expect(
-            body == text,
-            f"{key} holds the message",
-            f"{key} arrived empty: without a Content-Type header, urllib sends the bytes as a web form"
-            if body == ""
-            else f"{key} holds {body!r}, not the message",
-        )
-    return verdict, f"{key} arrived through the presigned link, sent without any AWS credentials."
+        verdict.expect(body == text, f"{key} holds the message", f"{key} holds {body!r}, not the message")
+    return verdict, f"{key} arrived through a link signed for PUT, sent without any AWS credentials."
 
 
 # -- lesson 02 ---------------------------------------------------------------------------------
