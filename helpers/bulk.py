@@ -1,18 +1,15 @@
-"""Fast paths for moving many rows: S3 CSV -> PostgreSQL with COPY, DataFrame -> DynamoDB in batches.
+"""Fast paths for moving many rows: S3 CSV -> PostgreSQL with COPY.
 
-Why these two: the default ways (``pandas.to_sql``, a ``put_item`` loop) send one request,
-or one statement, per row, and at a million rows the round trips, not the data, are what
-you wait for. PostgreSQL's ``COPY ... FROM STDIN`` takes the whole file in one statement;
-DynamoDB's ``BatchWriteItem`` takes 25 items per request.
+Why: the default ways (``pandas.to_sql``, a loop of inserts) send one statement per row, or
+a few, and at a million rows the round trips, not the data, are what you wait for.
+PostgreSQL's ``COPY ... FROM STDIN`` takes the whole file in one statement. (DynamoDB's
+``Table.batch_writer()``, 25 items per request, is taught in lesson 05's own cells: a helper
+would hide the call the lesson is about.)
 
 * :func:`copy_csv_from_s3` streams the S3 object straight into ``COPY``: no temporary file,
   no DataFrame, so memory stays flat however large the CSV is. It checks the CSV header
   against the table before sending a byte (a CSV with other columns is refused with a
   :class:`~helpers.errors.TutorialError`), and runs in the caller's transaction.
-* :func:`write_dataframe` writes a DataFrame with ``Table.batch_writer()``, converting what
-  DynamoDB cannot take: floats become ``Decimal`` and missing values (NaN, None, NaT) are
-  left out of the item, since DynamoDB has no NaN and an absent attribute is how it says
-  "no value".
 * :func:`peak_rss_mib` reports the process's peak resident memory, to show the first point.
 """
 
@@ -20,12 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import resource
 import sys
 from dataclasses import dataclass
 
-from helpers.dynamo import float_to_decimal
 from helpers.errors import TutorialError
 
 USERS_COLUMNS = ["id", "name", "age", "email", "city", "score", "signup_date"]
@@ -150,73 +145,6 @@ def copy_csv_from_s3(
     finally:
         body.close()
     return CopyResult(table=table, columns=tuple(header), rows=rows)
-
-
-# --------------------------------------------------------------------------- DynamoDB
-
-
-def _is_missing(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover - pandas is a requirement
-        return False
-
-
-def to_dynamodb_value(value):
-    """One Python/NumPy/pandas value as DynamoDB's resource API accepts it (None if missing)."""
-    if _is_missing(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str, bytes)):  # NumPy scalars
-        value = value.item()
-        if _is_missing(value):
-            return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return float_to_decimal(value)  # NaN never gets here: _is_missing took it
-    if isinstance(value, dict):
-        return {str(k): v for k, v in ((k, to_dynamodb_value(v)) for k, v in value.items()) if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [to_dynamodb_value(v) for v in value]
-    if hasattr(value, "isoformat"):  # datetime, date, pandas Timestamp
-        return value.isoformat()
-    return value
-
-
-def to_dynamodb_item(row: dict) -> dict:
-    """A row as a DynamoDB item: floats to Decimal, missing attributes left out."""
-    item = {}
-    for key, value in row.items():
-        converted = to_dynamodb_value(value)
-        if converted is not None:
-            item[str(key)] = converted
-    return item
-
-
-def write_dataframe(df, table, *, overwrite_by_pkeys: list[str] | None = None) -> int:
-    """Write every row of ``df`` to ``table`` (a ``boto3.resource("dynamodb").Table``) in batches.
-
-    ``batch_writer`` groups puts into ``BatchWriteItem`` requests of 25 and resends what
-    DynamoDB returns as unprocessed. Give ``overwrite_by_pkeys`` (the key attributes) when
-    ``df`` may hold the same key twice: a batch may not write one key twice.
-    Returns the number of items written.
-    """
-    if isinstance(table, str):
-        import boto3
-
-        table = boto3.resource("dynamodb").Table(table)
-    count = 0
-    with table.batch_writer(overwrite_by_pkeys=overwrite_by_pkeys) as batch:
-        for row in df.to_dict(orient="records"):
-            batch.put_item(Item=to_dynamodb_item(row))
-            count += 1
-    return count
 
 
 # --------------------------------------------------------------------------- memory

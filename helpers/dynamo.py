@@ -113,7 +113,7 @@ def to_plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 def float_to_decimal(value: float) -> Decimal:
     """The Decimal the writer of ``value`` meant; NaN and infinity refused with a fix.
 
-    Shared by :func:`decimals` (lesson 03) and ``helpers.bulk`` (lesson 05), which decides
+    Shared by :func:`decimals` (lesson 03) and lesson 05's own row conversion, which decides
     beforehand that a NaN in a DataFrame means "missing" and leaves the attribute out.
     """
     if math.isnan(value) or math.isinf(value):

@@ -1,4 +1,4 @@
-"""The bulk helpers: COPY from S3 loads exactly the rows, refuses wrong CSVs; DynamoDB items convert.
+"""The bulk helpers: COPY from S3 loads exactly the rows and refuses wrong CSVs.
 
 These check correctness only. Speed is measured by ``python -m benchmarks``, never asserted here.
 """
@@ -6,7 +6,6 @@ These check correctness only. Speed is measured by ``python -m benchmarks``, nev
 from __future__ import annotations
 
 import hashlib
-import math
 from decimal import Decimal
 
 import pytest
@@ -14,76 +13,6 @@ import pytest
 from helpers import bulk
 from helpers.cleanup import empty_and_delete_bucket
 from helpers.errors import TutorialError
-
-# --------------------------------------------------------------------------- DynamoDB conversion (no stack)
-
-
-def test_floats_become_decimal_and_missing_values_are_omitted():
-    np = pytest.importorskip("numpy")
-    pd = pytest.importorskip("pandas")
-    row = {
-        "id": np.int64(7),
-        "score": 0.1,
-        "ratio": np.float64(2.5),
-        "gone": float("nan"),
-        "none": None,
-        "na": pd.NA,
-        "when": pd.NaT,
-        "flag": np.bool_(True),
-        "name": "Matt",
-        "nested": {"a": 1.5, "b": float("nan")},
-        "movies": ["Star Wars", 3.0],
-    }
-    item = bulk.to_dynamodb_item(row)
-    assert item == {
-        "id": 7,
-        "score": Decimal("0.1"),
-        "ratio": Decimal("2.5"),
-        "flag": True,
-        "name": "Matt",
-        "nested": {"a": Decimal("1.5")},
-        "movies": ["Star Wars", Decimal("3.0")],
-    }
-    assert type(item["id"]) is int and type(item["flag"]) is bool
-
-
-def test_dataframe_rows_with_nan_lose_only_that_attribute():
-    pd = pytest.importorskip("pandas")
-    df = pd.DataFrame({"id": [1, 2], "age": [32.0, math.nan]})
-    items = [bulk.to_dynamodb_item(r) for r in df.to_dict(orient="records")]
-    assert items == [{"id": 1, "age": Decimal("32.0")}, {"id": 2}]
-
-
-def test_infinite_float_is_refused():
-    with pytest.raises(TutorialError, match="NaN or infinity") as err:
-        bulk.to_dynamodb_item({"x": float("inf")})
-    assert "replace infinite values" in err.value.fix
-
-
-def test_write_dataframe_uses_batches(local_stack):
-    import boto3
-
-    pd = pytest.importorskip("pandas")
-    name = f"{local_stack.prefix}-bulk-test-items"
-    ddb = boto3.resource("dynamodb")
-    table = ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    try:
-        table.wait_until_exists()
-        df = pd.DataFrame({"id": range(60), "score": [i / 4 for i in range(60)]})
-        df.loc[3, "score"] = math.nan
-        assert bulk.write_dataframe(df, table) == 60
-        items = {int(i["id"]): i for i in table.scan()["Items"]}
-        assert len(items) == 60
-        assert items[5]["score"] == Decimal("1.25")
-        assert "score" not in items[3]
-    finally:
-        table.delete()
-
 
 # --------------------------------------------------------------------------- COPY from S3 (needs the stack)
 
