@@ -170,6 +170,9 @@ def status_shown(rds, instance_id: str, *, log: Log = print, tick: float = 1.0) 
     rds.meta.events.register(event, seen, unique_id=handler_id)
     ticker = threading.Thread(target=ticking, name=f"elapsed-{instance_id}", daemon=True)
     if live.mode != "off":
+        # Shown at once, so that a notebook always records the live line (left empty) first,
+        # however long the wait: the saved outputs do not depend on timing.
+        live.show(f"[    0 s] {instance_id}: asking")
         ticker.start()
     try:
         yield
