@@ -240,7 +240,7 @@ def connection_params(instance_id: str, settings: Settings, *, rds=None, secrets
         # is deleting, stopped or failed: say so instead of failing on a missing key.
         raise TutorialError(
             f"DB instance {instance_id} is {db['DBInstanceStatus']!r}, not 'available': it takes no connections yet.",
-            "Wait for it first: helpers.rds.wait_until_available(...) (lesson 02's waiting cell).",
+            "Wait for it first: run lesson 02's waiting cell (boto3's db_instance_available waiter) again.",
         )
     secret = master_secret(db, settings, secretsmanager)
     dbname = db.get("DBName") or "postgres"
