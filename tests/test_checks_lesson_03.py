@@ -22,6 +22,7 @@ from support import in_process_moto
 from helpers import exercises
 from helpers.dynamo import decimals, pretty
 from helpers.runner import NOTEBOOK_DIR
+from tools.student import strip_solution
 
 LESSON = NOTEBOOK_DIR / "03_dynamodb.ipynb"
 
@@ -163,6 +164,10 @@ UPDATE_WRONG: dict[str, tuple[str, str]] = {
     "the refusal not caught": (set_house(NOT_CAUGHT), "raised ConditionalCheckFailedException"),
     "put_item replaces the item": (set_house(PUT_REPLACES), "user 456 lost attributes it had"),
     "defined but never called for 456": (set_house(PUT_REPLACES, calls=()), "user 456 has no house yet"),
+    "the student copy as handed out": (
+        strip_solution(exercise_cell("def set_house")[1], "set_house"),
+        "user 456 has no house yet",
+    ),
 }
 UPDATE_RIGHT = {
     "the lesson's solution": lambda: exercise_cell("def set_house")[1],
@@ -235,6 +240,7 @@ DECIMALS_WRONG: dict[str, tuple[str, str]] = {
         ),
         "height_m is 2, not 1.65: a number must arrive exactly as written",
     ),
+    "the student copy as handed out": (strip_solution(exercise_cell("measured")[1], "measured"), "no item 2001"),
 }
 DECIMALS_RIGHT = {
     "the lesson's solution": lambda: exercise_cell("measured")[1],

@@ -26,6 +26,7 @@ from test_lesson04_rules import lesson_definitions, tut_for
 from helpers import exercises
 from helpers.names import Names
 from helpers.runner import NOTEBOOK_DIR
+from tools.student import strip_solution
 
 SHARED = "ws-10"
 SHARED_TABLES = {  # name: (tags, refuses ws-10)
@@ -143,6 +144,10 @@ WRONG: dict[str, tuple[str, tuple[str, ...]]] = {
         ("also names billing-reports, which is not yours",),
     ),
     "an empty list": ("my_tables = []", ("my_tables lacks ws-10-archive, ws-10-users",)),
+    "the student copy as handed out": (
+        strip_solution(lesson_04_exercise(), "my_tables"),
+        ("`my_tables` is not set yet",),
+    ),
 }
 
 
