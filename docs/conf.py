@@ -6,11 +6,16 @@ offline, because the theme ships its assets in the wheel. Every asset the pages 
 from the site itself, so a reader offline, and the browser check, see no failed request.
 """
 
+import sys
+from pathlib import Path
+
 project = "AWS storage for data science"
 author = "the maintainers"
 copyright = "the maintainers, MIT licence"
 
-extensions = ["myst_nb"]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tools.site
+# tools.site folds the lessons' deep dives into <details> (myst-nb ignores JupyterLab's collapsed headings).
+extensions = ["myst_nb", "tools.site"]
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 

@@ -17,7 +17,19 @@ What the build changes on the way (the notebooks in notebooks/ are never touched
   are dropped: the site has its own previous/next links and sidebar;
 - the empty display a live wait leaves behind (helpers.progress) is dropped;
 - every plot gets its alt text, from the cell's metadata or docs/alt_text.toml; a plot without
-  one stops the build.
+  one stops the build;
+- deep dives (cells tagged ``deep-dive``, under a "## Deep dive: ..." heading that JupyterLab
+  shows collapsed through ``jp-MarkdownHeadingCollapsed``) are folded on the page too: myst-nb
+  ignores that metadata and renders a notebook's markdown as plain sections, so this module is
+  also a Sphinx extension (docs/conf.py) that wraps the body of every section titled
+  "Deep dive..." in ``<details class="deep-dive">``. The heading stays visible (the table of
+  contents and its anchor work), all the text is in the page (search, print, no JavaScript
+  needed), one click opens it. A run of deep-dive cells must start with such a heading and be
+  followed by a heading of its level or above, else the build stops: a core cell after a deep
+  dive without a heading of its own would be folded away with it;
+- the recall answers (a cell tagged ``recall-answers``, written as ``<details><summary>Answers
+  </summary> ... </details>``) need nothing: MyST passes the HTML through, so they are folded
+  on the page as in JupyterLab.
 """
 
 from __future__ import annotations
@@ -35,6 +47,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 OUT = ROOT / "build" / "site"
 NAV_TAG = "nav"
+DEEP_DIVE_TAG = "deep-dive"  # helpers.runner.DEEP_DIVE_TAG; not imported: this runs in the site's environment
+DEEP_DIVE_TITLE = "Deep dive"
+DEEP_DIVE_OPEN = '<details class="deep-dive"><summary>Read the deep dive (a two-hour workshop skips it)</summary>'
+HEADING = re.compile(r"^(#{1,6})\s+(.*)")
 ALT_TEXT = DOCS / "alt_text.toml"
 
 # Markdown links and images, and HTML src/href attributes, that point inside the repository.
@@ -57,9 +73,66 @@ def _is_image(output: dict) -> bool:
     return any(k.startswith("image/") for k in output.get("data", {}))
 
 
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def heading(cell: dict) -> tuple[int, str] | None:
+    """(level, text) of a markdown cell that opens with a heading, else None."""
+    if cell.get("cell_type") != "markdown":
+        return None
+    found = HEADING.match(_source(cell).lstrip())
+    return (len(found.group(1)), found.group(2).strip()) if found else None
+
+
+def deep_dive_runs(cells: list[dict]) -> list[tuple[int, int]]:
+    """(first, end) index ranges of consecutive deep-dive cells."""
+    runs, start = [], None
+    for i, cell in enumerate([*cells, {}]):
+        deep = DEEP_DIVE_TAG in cell.get("metadata", {}).get("tags", [])
+        if deep and start is None:
+            start = i
+        elif not deep and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def deep_dive_problems(cells: list[dict]) -> list[str]:
+    """Why the site (and JupyterLab's collapsed headings) could not fold exactly the deep dives.
+
+    A collapsed heading hides everything down to the next heading of its level or above, in
+    JupyterLab as on the page; so a run of deep-dive cells must open with a "Deep dive" heading,
+    and the core cell after it must be a heading that closes every deep dive of the run.
+    """
+    problems = []
+    for first, end in deep_dive_runs(cells):
+        opening = heading(cells[first])
+        if opening is None or not opening[1].startswith(DEEP_DIVE_TITLE):
+            problems.append(
+                f"cell {first}: a deep dive must open with a '## {DEEP_DIVE_TITLE}: ...' heading cell (tagged too)"
+            )
+            continue
+        levels = [h[0] for i in range(first, end) if (h := heading(cells[i])) and h[1].startswith(DEEP_DIVE_TITLE)]
+        # The notebook's own navigation links (tag nav) are not lesson content: look past them.
+        following = [i for i in range(end, len(cells)) if NAV_TAG not in cells[i].get("metadata", {}).get("tags", [])]
+        if following:
+            after = heading(cells[following[0]])
+            if after is None or after[0] > min(levels):
+                problems.append(
+                    f"cell {following[0]}: a core cell right after the deep dive of cell {first} needs a heading of "
+                    f"level {min(levels)} or above, or the collapsed deep dive hides it"
+                )
+    return problems
+
+
 def prepare_notebook(nb: dict, name: str, alt_texts: dict[str, str]) -> dict:
     """The notebook as the site shows it (a new dict; ``nb`` is left alone)."""
     nb = json.loads(json.dumps(nb))
+    folding = deep_dive_problems(nb["cells"])  # the notebook's own cell numbers, as JupyterLab shows them
+    if folding:
+        raise SiteError(f"{name}: " + "; ".join(folding) + ". Fix the lesson's deep-dive cells.")
     missing, unused = [], set(alt_texts)
     cells = []
     for cell in nb["cells"]:
@@ -147,6 +220,33 @@ def build(out: Path = OUT) -> Path:
     (html / ".nojekyll").touch()  # GitHub Pages: serve _static/ and friends as they are
     print(f"site: {html.relative_to(ROOT)}/index.html ({len(list(html.rglob('*.html')))} pages)")
     return html
+
+
+def setup(app) -> dict:
+    """This module as a Sphinx extension (docs/conf.py): fold every deep-dive section's body.
+
+    Sphinx and docutils are imported here, not at the top: the lessons' environment imports this
+    module (its tests) without them.
+    """
+    from docutils import nodes
+    from sphinx.transforms import SphinxTransform
+
+    class FoldDeepDives(SphinxTransform):
+        """Wrap what follows the title of a "Deep dive..." section in <details> (subsections included)."""
+
+        default_priority = 500
+
+        def apply(self, **kwargs) -> None:
+            for section in list(self.document.findall(nodes.section)):
+                if not (section.children and isinstance(section[0], nodes.title)):
+                    continue
+                if not section[0].astext().startswith(DEEP_DIVE_TITLE):
+                    continue
+                section.insert(1, nodes.raw("", DEEP_DIVE_OPEN, format="html"))
+                section.append(nodes.raw("", "</details>", format="html"))
+
+    app.add_transform(FoldDeepDives)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,11 @@ with selenium, starting at index.html and following every internal link. For eve
 - nothing is requested from outside the site (scripts, stylesheets, images, frames);
 - no navigation cell of the notebooks is left (the site has its own previous/next links).
 
+On every lesson page, against the lesson's notebook: each deep dive (a run of cells tagged
+``deep-dive``) is there under its heading, folded (a closed ``details.deep-dive``) and readable
+(the words of all its cells are in the page); the recall answers (the cell tagged
+``recall-answers``, which every lesson has) are there, folded under "Answers", every word present.
+
 And over the whole site: following "next" from the landing page visits every lesson in order,
 and "previous" walks back.
 
@@ -23,7 +28,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,7 +40,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
-from tools.site import SiteError, lessons
+from tools.site import DEEP_DIVE_TITLE, SiteError, deep_dive_runs, heading, lessons
+
+RECALL_ANSWERS_TAG = "recall-answers"
+# Share of a cell's words the page must hold: links' targets and markup are dropped first, and a
+# renderer may still spell a word apart (an HTML entity), so not all of them, but nearly.
+WORDS_PRESENT = 0.9
 
 CHROME_ARGS = [
     "--headless",
@@ -61,6 +73,13 @@ return {
   prev: (document.querySelector('a.left-prev') || {}).href || null,
   next: (document.querySelector('a.right-next') || {}).href || null,
   navCell: [...document.querySelectorAll('article a')].some(a => a.textContent.trim() === 'Series index'),
+  details: [...document.querySelectorAll('article details')].map(d => {
+    const section = d.parentElement && d.parentElement.closest('section');
+    const title = section && [...section.children].find(e => /^H[1-6]$/.test(e.tagName));
+    return {deepDive: d.classList.contains('deep-dive'), open: d.open, text: d.textContent,
+            summary: (d.querySelector('summary') || {}).textContent || '',
+            heading: title ? title.textContent : ''};
+  }),
 };
 """
 
@@ -216,6 +235,12 @@ def check(html: Path) -> int:
         finally:
             driver.quit()
             server.shutdown()
+    for path in lessons():
+        url = base + f"notebooks/{path.stem}.html"
+        if url in facts_of:
+            found = lesson_problems(json.loads(path.read_text()), facts_of[url])
+            if found:
+                failures.setdefault(url[len(base) :], []).extend(found)
     order = [base + "index.html"] + [base + f"notebooks/{p.stem}.html" for p in lessons()]
     walk_problems = _walk(order, facts_of)
     if walk_problems:
@@ -230,6 +255,67 @@ def check(html: Path) -> int:
         return 1
     print(f"\nsite check: {pages} pages, every link, anchor and image fine, no console error")
     return 0
+
+
+def _words(source: str) -> set[str]:
+    """The words a reader sees in a cell's source: link targets, HTML tags and markup dropped."""
+    text = re.sub(r"\]\([^)]*\)", "]", source)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"https?://\S+", " ", text)
+    return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", text)}
+
+
+def _missing_words(source: str, page_text: str) -> list[str]:
+    """Words of ``source`` the page text lacks, when more than WORDS_PRESENT's allowance."""
+    words = _words(source)
+    shown = {w.lower() for w in re.findall(r"[A-Za-z]{4,}", page_text)}
+    missing = sorted(words - shown)
+    return missing if words and len(missing) > (1 - WORDS_PRESENT) * len(words) else []
+
+
+def _plain(text: str) -> str:
+    """Text to compare a notebook's heading with the page's: letters and digits, lowercase.
+
+    The page drops Markdown's backticks and Sphinx curls the quotes, so only words count."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def lesson_problems(nb: dict, facts: dict) -> list[str]:
+    """A lesson page against its notebook: deep dives folded and readable, recall answers folded."""
+    cells = nb["cells"]  # numbered as in the notebook
+    details = facts.get("details", [])
+    problems = []
+    deep = [i for first, end in deep_dive_runs(cells) for i in range(first, end)]
+    folded = [d for d in details if d["deepDive"]]
+    for i in deep:
+        title = heading(cells[i])
+        if not title or not title[1].startswith(DEEP_DIVE_TITLE):
+            continue
+        mine = [d for d in folded if _plain(title[1]) in _plain(d["heading"])]
+        if not mine:
+            problems.append(f"deep dive {title[1]!r} is not folded in a <details class=deep-dive> under its heading")
+        elif any(d["open"] for d in mine):
+            problems.append(f"deep dive {title[1]!r} is open on arrival; it should start folded")
+    text = " ".join(d["heading"] + " " + d["text"] for d in folded)
+    for i in deep:
+        missing = _missing_words("".join(cells[i]["source"]), text)
+        if missing:
+            problems.append(f"deep-dive cell {i}: its text is not in a folded deep dive on the page: {missing[:8]}")
+    answers_cells = [c for c in cells if RECALL_ANSWERS_TAG in c.get("metadata", {}).get("tags", [])]
+    answers = [d for d in details if not d["deepDive"] and d["summary"].strip().startswith("Answers")]
+    if not answers_cells:
+        problems.append(f"no recall answers: the lesson needs a markdown cell tagged {RECALL_ANSWERS_TAG!r}")
+    elif not answers:
+        problems.append("the recall answers are not folded in <details><summary>Answers</summary>")
+    else:
+        if any(d["open"] for d in answers):
+            problems.append("the recall answers are open on arrival; they should start folded")
+        text = " ".join(d["text"] for d in answers)
+        for cell in answers_cells:
+            missing = _missing_words("".join(cell["source"]), text)
+            if missing:
+                problems.append(f"recall answers: text missing from the folded answers: {missing[:8]}")
+    return problems
 
 
 def _walk(order: list[str], facts_of: dict[str, dict]) -> list[str]:
