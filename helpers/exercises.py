@@ -185,8 +185,7 @@ def _keys_under(bucket: str, prefix: str = "") -> set[str]:
 
 @self_check(
     'filters apply in order and the last match wins: --exclude "*" first drops everything, then '
-    '--include "*.py" brings back the Python files (in subfolders too, with --recursive). '
-    'aws s3 cp project s3://BUCKET/code/ --recursive --exclude "*" --include "*.py"'
+    '--include "*.py" brings back the Python files (in subfolders too, with --recursive).'
 )
 def check_python_upload(bucket: str, prefix: str, *, ns: dict) -> tuple[Verdict, str]:
     """Under ``prefix`` the bucket holds exactly the .py files of ``project`` (same relative paths).
