@@ -714,7 +714,12 @@ def _number_mistake(name: str, got: Any, want: Any) -> str:
     "Decimal(1.65), which keeps the float's binary error (Inexact), and a string is stored as text."
 )
 def check_exact_decimals(table_name: str, *, ns: dict) -> tuple[Verdict, str]:
-    """``measured`` is stored, and each of its floats arrived as the decimal its text shows."""
+    """``measured`` is stored, and each of its floats arrived as the decimal its text shows.
+
+    DynamoDB numbers are exact decimals of up to 38 significant digits
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html),
+    so boto3 refuses a float and a Decimal made from one (its binary error runs to ~50 digits).
+    """
     import boto3
 
     item = _need(ns, "measured", "run the exercise cell, which defines it")
