@@ -86,6 +86,7 @@ def page(*cells: tuple[bool, str, str]) -> dict:
 
 def test_the_browser_check_reads_prompts_checks_and_tracebacks():
     good = page((False, "", ""), (True, "[1]:", "x"), (True, "[2]:", "Not yet.\nHint: try"))
+    assert "hidden: c.classList.contains('lm-mod-hidden')" in lab_check.CELLS  # JupyterLab's collapsed cells
     assert lab_check._findings(good, [2], "Not yet", after=0) == []
     assert lab_check._max_count(good) == 2
     stopped = page((True, "[3]:", "NameError    Traceback (most recent call last)"), (True, "[ ]:", ""))
@@ -106,6 +107,8 @@ def test_the_browser_check_plans_from_the_lessons_and_their_solutions():
     for index, typed in lesson["answers"]:
         source = original.cells[index].source
         assert typed == "\n".join(line for line in source.splitlines() if not student._MARKER.match(line))
+    pairs = student.exercise_pairs(original)
+    assert lesson["core_exercises"] == [i for i, _ in pairs if "deep-dive" not in student.tags(original.cells[i])]
     assert todo["prefix"] and todo["port"] > 0
 
 
@@ -131,7 +134,7 @@ def test_a_learner_in_chromium_reads_not_yet_then_right():
     if python is None:
         pytest.skip("no site environment with selenium: `make lab-check` makes one (.ci/run runs it)")
     done = subprocess.run(
-        [str(python), "-m", "tools.lab_check", "00", "01", "--venv", sys.prefix],
+        [str(python), "-m", "tools.lab_check", "00", "--venv", sys.prefix],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

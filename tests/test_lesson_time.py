@@ -97,7 +97,12 @@ def test_the_command_prints_a_table_and_the_readme_table(tmp_path, capsys):
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("| lesson | core path (min)")
     assert rows[2] == "| 02_db | 6 | 0 | 1 | 10 |"
-    assert rows[-1].startswith("| **00-04** | **6** |")
+    assert "| **00-04** | **6** | **0** | **1 + 0** | **10** |" in rows
+    # two hours: the core path; half a day: core and deep dives, AWS's wait, a break after 01 and 03
+    assert rows.count("| 0:00 | 02_db: core path | 6 |") == 1 and "| 0:06 | end | |" in rows
+    assert "| 0:00 | 02_db: core path and deep dives | 6 |" in rows
+    assert any(r.startswith("| 0:06 | 02_db: on AWS only, waiting for the new DB instance") for r in rows)
+    assert "| 0:16 | end | |" in rows
 
 
 def test_a_folder_without_lessons_is_an_error_that_says_so(tmp_path, capsys):
@@ -115,3 +120,23 @@ def test_the_core_path_of_lessons_00_to_04_fits_a_two_hour_workshop():
     assert [t.number for t in times][:5] == list(lesson_time.WORKSHOP_LESSONS)
     core = lesson_time.workshop_core_minutes(times)
     assert core <= lesson_time.WORKSHOP_MINUTES, lesson_time.table(times)
+
+
+def test_the_readme_shows_what_the_tool_prints_today():
+    """The README's lesson-time block and the lesson table's minutes are the tool's; after a lesson
+    changes, `python -m tools.lesson_time --write-readme` refreshes them."""
+    text = lesson_time.README.read_text()
+    assert lesson_time.readme_with_times(text, lesson_time.estimate_lessons()) == text
+
+
+def test_write_readme_replaces_the_block_and_the_minutes_and_nothing_else():
+    times = [lesson_time.LessonTime("01_s3", 30.4, 9.6, 1, 1, 0.0)]
+    text = (
+        "intro\n| 01 | [S3](x) | learn | 1 + 2 |\n| 07 | [X](y) | b | 3 + 4 |\n"
+        "<!-- lesson-time: python -m tools.lesson_time --markdown -->\nold\n<!-- /lesson-time -->\nend\n"
+    )
+    new = lesson_time.readme_with_times(text, times)
+    assert new.startswith("intro\n| 01 | [S3](x) | learn | 30 + 10 |\n| 07 | [X](y) | b | 3 + 4 |\n")
+    assert "\n" + lesson_time.readme_block(times) + "\n<!-- /lesson-time -->\nend\n" in new
+    with pytest.raises(ValueError, match="lacks the <!-- lesson-time"):
+        lesson_time.readme_with_times("no block", times)

@@ -22,12 +22,16 @@ toward its core path. The target: the core path of lessons 00-04 together, exerc
 fits ``WORKSHOP_MINUTES`` (120).
 
 ``python -m tools.lesson_time``             a table per lesson and the total of 00-04's core path
-``python -m tools.lesson_time --markdown``  the same as the README's Markdown table
+``python -m tools.lesson_time --markdown``  the README's block: the table, and a two-hour and a
+                                            half-day agenda built from it
+``python -m tools.lesson_time --write-readme``  puts that block, and each lesson's minutes in the
+                                            lesson table, into README.md (after a lesson changes)
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +57,11 @@ PROSE_ONLY_TAGS = frozenset({"parameters", "nav", "at-a-glance", "recall-answers
 # db_instance_available waiter polls every 30 s for up to 60 attempts
 # (https://boto3.amazonaws.com/v1/documentation/api/latest/reference/services/rds/waiter/DBInstanceAvailable.html).
 AWS_WAITS: dict[str, float] = {"02": 10.0, "04": 5.0, "05": 10.0}
+AWS_WAIT_WHAT: dict[str, str] = {
+    "02": "the new DB instance (none when `workshop prepare` made the instances)",
+    "04": "the DB instance's deletion",
+    "05": "the lesson's DB instance",
+}
 
 
 @dataclass(frozen=True)
@@ -179,18 +188,102 @@ def markdown(times: list[LessonTime]) -> str:
     return "\n".join(lines)
 
 
+# A half day: the core path and deep dives of 00-04, with a break after these lessons.
+HALF_DAY_BREAK_AFTER = ("01", "03")
+BREAK_MINUTES = 15
+
+
+def agenda(times: list[LessonTime], *, half_day: bool) -> list[tuple[str, float]]:
+    """(what, minutes) in order: the two-hour workshop is the core path of 00-04; the half day
+    adds the deep dives, two breaks and AWS's waits (on AWS; the local backend does not wait)."""
+    slots: list[tuple[str, float]] = []
+    for t in (t for t in times if t.number in WORKSHOP_LESSONS):
+        if half_day:
+            slots.append((f"{t.lesson}: core path and deep dives", t.core_minutes + t.deep_dive_minutes))
+            if t.aws_wait_minutes:
+                slots.append(
+                    (
+                        f"{t.lesson}: on AWS only, waiting for {AWS_WAIT_WHAT.get(t.number, 'AWS')}",
+                        t.aws_wait_minutes,
+                    )
+                )
+            if t.number in HALF_DAY_BREAK_AFTER:
+                slots.append(("break", BREAK_MINUTES))
+        else:
+            slots.append((f"{t.lesson}: core path", t.core_minutes))
+    return slots
+
+
+def _clock(minutes: float) -> str:
+    whole = round(minutes)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def agenda_markdown(times: list[LessonTime], *, half_day: bool) -> str:
+    """An agenda as a Markdown table: start time, what, minutes; then the end."""
+    lines = ["| start | what | min |", "|---|---|---:|"]
+    clock = 0.0
+    for what, minutes in agenda(times, half_day=half_day):
+        lines.append(f"| {_clock(clock)} | {what} | {minutes:.0f} |")
+        clock += minutes
+    lines.append(f"| {_clock(clock)} | end | |")
+    return "\n".join(lines)
+
+
+def readme_block(times: list[LessonTime]) -> str:
+    """What ``--markdown`` prints: the README's table and agendas, generated, never typed."""
+    return "\n\n".join(
+        [
+            markdown(times),
+            "**Two hours**: the core path of lessons 00-04, exercises included; deep dives are for later.",
+            agenda_markdown(times, half_day=False),
+            "**Half a day**: lessons 00-04 with their deep dives, two breaks, and AWS's waits.",
+            agenda_markdown(times, half_day=True),
+        ]
+    )
+
+
+README = NOTEBOOK_DIR.parent / "README.md"
+_BLOCK = re.compile(r"(<!-- lesson-time: [^>]*-->\n)(.*?)(\n<!-- /lesson-time -->)", re.S)
+# A row of the README's lesson table: "| 01 | [S3](...) | ... | 31 + 21 |" (minutes last).
+_ROW = re.compile(r"^(\| (\d\d) \| \[.*\| )(\d+ \+ \d+)( \|)$", re.M)
+
+
+def _minutes(t: LessonTime) -> str:
+    return f"{t.core_minutes:.0f} + {t.deep_dive_minutes:.0f}"
+
+
+def readme_with_times(text: str, times: list[LessonTime]) -> str:
+    """``text`` (the README) with the generated block and the lesson table's minutes brought up to date."""
+    if not _BLOCK.search(text):
+        raise ValueError("README.md lacks the <!-- lesson-time: ... --> ... <!-- /lesson-time --> block")
+    by_number = {t.number: t for t in times}
+    text = _BLOCK.sub(lambda m: m.group(1) + readme_block(times) + m.group(3), text)
+    return _ROW.sub(
+        lambda m: (
+            m.group(1) + (_minutes(by_number[m.group(2)]) if m.group(2) in by_number else m.group(3)) + m.group(4)
+        ),
+        text,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.lesson_time", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--markdown", action="store_true", help="print the README's Markdown table")
+    parser.add_argument("--markdown", action="store_true", help="print the README's Markdown table and agendas")
+    parser.add_argument("--write-readme", action="store_true", help="bring README.md's minutes up to date")
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOK_DIR, help="folder of NN_*.ipynb lessons")
     args = parser.parse_args(argv)
     times = estimate_lessons(args.notebooks_dir)
     if not times:
         print(f"No NN_*.ipynb lesson in {args.notebooks_dir}.", file=sys.stderr)
         return 1
-    print(markdown(times) if args.markdown else table(times))
+    if args.write_readme:
+        README.write_text(readme_with_times(README.read_text(), times))
+        print(f"README.md: lesson times brought up to date ({workshop_core_minutes(times):.0f} min of core path)")
+        return 0
+    print(readme_block(times) if args.markdown else table(times))
     return 0
 
 
