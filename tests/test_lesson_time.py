@@ -47,7 +47,7 @@ def test_an_exercise_costs_six_minutes_and_its_self_check_nothing():
         cells=[tagged(new_code_cell(lines(30)), "exercise"), tagged(new_code_cell("check(ns)"), "self-check")]
     )
     t = lesson_time.estimate(nb, "00_x")
-    assert t.core_minutes == pytest.approx(6 + 0.75)  # the self-check is an ordinary small code cell
+    assert t.core_minutes == pytest.approx(6)  # the self-check is part of the exercise's six minutes
     assert t.core_exercises == 1 and t.deep_dive_exercises == 0
 
 

@@ -48,6 +48,8 @@ WORKSHOP_MINUTES = 120
 WORKSHOP_LESSONS = ("00", "01", "02", "03", "04")
 
 EXERCISE_TAG = "exercise"
+# The check that follows an exercise is part of its six minutes.
+SELF_CHECK_TAG = "self-check"
 PROSE_ONLY_TAGS = frozenset({"parameters", "nav", "at-a-glance", "recall-answers"})
 
 # Minutes AWS makes a learner wait, by lesson number: the series' estimate for one small instance
@@ -108,6 +110,8 @@ def cell_cost(cell) -> CellCost:
         return CellCost(0.0, deep, False)  # raw cells are not shown to a learner
     if EXERCISE_TAG in tags:
         return CellCost(EXERCISE_MINUTES, deep, True)
+    if SELF_CHECK_TAG in tags:
+        return CellCost(0.0, deep, False)
     lines = len(cell["source"].splitlines())
     extra = max(0, lines - FREE_LINES) * MINUTES_PER_EXTRA_LINE
     return CellCost(CODE_CELL_MINUTES + extra, deep, False)
