@@ -200,6 +200,7 @@ def cli_session(res: dict[str, str]) -> list[tuple[str, str, str | None]]:
         ("s3 cp recursive", f'aws s3 cp . s3://{b}/csv/ --recursive --exclude "*" --include "*.csv"', "file1.csv"),
         ("s3 sync", f"aws s3 sync project s3://{b}/code/ --delete", "upload: project/test.py"),
         ("s3 rm", f"aws s3 rm s3://{b}/code/ --recursive", "delete: s3://"),
+        ("s3api", f"aws s3api list-object-versions --bucket {b} --output json", "test.txt"),
         (
             "secretsmanager",
             f"aws secretsmanager get-secret-value --secret-id {res['secret']} --query SecretString --output text",
@@ -212,7 +213,7 @@ def cli_session(res: dict[str, str]) -> list[tuple[str, str, str | None]]:
             f"aws iam create-policy --policy-name {res['policy']} --policy-document file://policy.json",
             res["policy"],
         ),
-        # Lesson 00 names `aws configure list-profiles`, a CLI v2 command; v1 (requirements.txt) has `list`.
+        # Lesson 00 names `aws configure`; v1 (requirements.txt) lists what is in use with `list`.
         ("configure", "aws configure list", "access_key"),  # local only: no request at all
     ]
 
