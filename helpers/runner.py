@@ -33,6 +33,16 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # A kernel that exits normally takes about 0.1 s, so 1 s loses nothing.
 KERNEL_SHUTDOWN_WAIT = 1.0
 
+# A kernel must answer within this many seconds of starting. nbclient's default is 60, and on a
+# machine running many lessons at once (a workshop room on one server, CI) a kernel can take longer
+# than that to import ipykernel while its machine is busy. Waiting longer costs nothing on an idle one.
+KERNEL_START_TIMEOUT = 180
+# What jupyter_client and nbclient say when a kernel never came up. Such a lesson never ran a cell
+# (or, lessons being safe to run again, ran some and may run them again), so it is worth one more try;
+# two kernels started at the same moment can also collide on the ports they pick.
+KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond in")
+KERNEL_START_TRIES = 2
+
 # The cells of a section a two-hour workshop can skip (issue 17's conventions: the heading cell
 # and every cell under it carry it). tools.lesson_time counts them apart.
 DEEP_DIVE_TAG = "deep-dive"
@@ -125,19 +135,27 @@ def run_notebooks(
             start = time.monotonic()
             try:
                 source = _write_core_path(path, Path(scratch.name)) if scratch else path
-                papermill.execute_notebook(
-                    str(source),
-                    str(output_dir / path.name),
-                    parameters=parameters or {},
-                    cwd=str(path.parent),
-                    progress_bar=progress and sys.stderr.isatty(),
-                    kernel_name=kernel_name,
-                    request_save_on_cell_execute=False,
-                    # ipykernel warns on every start that loopback TCP is unencrypted; the
-                    # kernel only listens on 127.0.0.1, so that line is noise in a lesson run.
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                    config=kernel_config(),
-                )
+                for attempt in range(1, KERNEL_START_TRIES + 1):
+                    try:
+                        papermill.execute_notebook(
+                            str(source),
+                            str(output_dir / path.name),
+                            parameters=parameters or {},
+                            cwd=str(path.parent),
+                            progress_bar=progress and sys.stderr.isatty(),
+                            kernel_name=kernel_name,
+                            request_save_on_cell_execute=False,
+                            start_timeout=KERNEL_START_TIMEOUT,
+                            # ipykernel warns on every start that loopback TCP is unencrypted; the
+                            # kernel only listens on 127.0.0.1, so that line is noise in a lesson run.
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            config=kernel_config(),
+                        )
+                        break
+                    except RuntimeError as exc:
+                        if attempt == KERNEL_START_TRIES or not str(exc).startswith(KERNEL_START_FAILURES):
+                            raise
+                        log(f"      the kernel did not start ({exc}); the machine may be busy: trying once more")
             except Exception as exc:  # noqa: BLE001 - any failure is reported, then we go on
                 seconds = time.monotonic() - start
                 detail = _failure_detail(exc)

@@ -57,6 +57,50 @@ def test_a_kernel_that_will_not_exit_does_not_hold_up_the_next_lesson(tmp_path):
     assert elapsed < 4.5, f"the stuck kernel held the run for {elapsed:.1f} s; the default 5 s wait is back"
 
 
+def test_a_kernel_that_never_started_is_tried_once_more_and_a_failing_cell_is_not(tmp_path, monkeypatch):
+    """Twenty lessons starting at once on two cores: a kernel may not answer within nbclient's 60 s, or
+    two kernels collide on their ports ("Kernel died before replying to kernel_info"). That is the
+    machine, not the lesson: the runner allows a longer start and one more try. A cell's error is
+    the lesson's, and is reported at once."""
+    import papermill
+
+    from helpers import runner
+
+    calls = []
+
+    def execute_notebook(source, output, **kwargs):
+        calls.append((source, kwargs["start_timeout"]))
+        if "00_" in source and len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if "01_" in source:
+            raise RuntimeError("Kernel didn't respond in 180 seconds")
+        return None
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    books = [write_notebook(tmp_path / "00_a.ipynb", "1"), write_notebook(tmp_path / "01_b.ipynb", "1")]
+    lines = []
+    results = run_notebooks(books, tmp_path / "out", progress=False, log=lines.append)
+    assert [r.status for r in results] == ["ok", "FAILED"]
+    assert [source.rsplit("/", 1)[-1] for source, _ in calls] == [
+        "00_a.ipynb",
+        "00_a.ipynb",
+        "01_b.ipynb",
+        "01_b.ipynb",
+    ]
+    assert {timeout for _, timeout in calls} == {runner.KERNEL_START_TIMEOUT} and runner.KERNEL_START_TIMEOUT > 60
+    assert "Kernel didn't respond" in results[1].detail
+    assert sum("trying once more" in line for line in lines) == 2
+
+    def cell_fails(source, output, **kwargs):
+        calls.append((source, kwargs["start_timeout"]))
+        raise papermill.PapermillExecutionError(0, 1, "ValueError: x", "ValueError", "x", [])
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", cell_fails)
+    results = run_notebooks(books[:1], tmp_path / "out", progress=False, log=lambda _: None)
+    assert [r.status for r in results] == ["FAILED"] and len(calls) == 1
+
+
 # --------------------------------------------------------------------------- the run's last words on cleanup
 
 
