@@ -127,7 +127,11 @@ def test_readme_launch_links_open_lesson_00():
 
 
 def _make_n(*args: str) -> str:
-    done = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    """The recipe make would run; --no-print-directory, since under `make test` (MAKELEVEL 1) make
+    would otherwise frame it with "Entering/Leaving directory" lines."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 
