@@ -10,6 +10,7 @@ from helpers.local.processes import free_port
 __all__ = [
     "assert_not_yet",
     "create_postgres_instance",
+    "emulator_process",
     "error_code",
     "free_port",
     "in_process_moto",
@@ -66,13 +67,31 @@ def error_code(call) -> str | None:
     return None
 
 
-def assert_not_yet(text: str, mistake: str) -> None:
-    """A self-check's answer to a wrong answer: "Not yet" with a hint, no traceback, and a line that
-    names the mistake (helpers.exercises)."""
+def assert_not_yet(text: str, *mistakes: str) -> None:
+    """A self-check's answer to a wrong answer: "Not yet" with a hint, no traceback, and lines that
+    name the mistakes (helpers.exercises)."""
     assert text.startswith("Not yet."), text
     assert "\nHint: " in text, text
     assert "Traceback" not in text, text
-    assert mistake in text, text
+    for mistake in mistakes:
+        assert mistake in text, text
+
+
+@contextlib.contextmanager
+def emulator_process(env: dict[str, str]) -> Iterator[str]:
+    """The stack's own emulator launcher (helpers.local.moto_server) on a free port, with ``env``:
+    for tests of its AWS-like behaviours, switched through its control endpoints."""
+    from helpers.local import stack
+
+    port = free_port()
+    proc = stack.spawn_moto(port, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        stack.wait_until_healthy(proc, url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def use_moto(monkeypatch, url: str) -> None:

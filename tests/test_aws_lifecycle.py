@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from support import create_postgres_instance, free_port
+from support import create_postgres_instance, emulator_process
 
 from helpers.local import aws_lifecycle, stack
 from helpers.local.moto_server import lifecycle_from_env
@@ -28,14 +28,9 @@ PACE = 0.6  # seconds per status: long enough to observe, short enough for a tes
 
 @pytest.fixture(scope="module")
 def emulator():
-    port = free_port()
     env = {**os.environ, "TUTORIAL_AWS_LIFECYCLE": "on", "TUTORIAL_AWS_LIFECYCLE_PACE": str(PACE)}
-    proc = stack.spawn_moto(port, env=env)
-    url = f"http://127.0.0.1:{port}"
-    stack.wait_until_healthy(proc, url)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with emulator_process(env) as url:
+        yield url
 
 
 @pytest.fixture(params=["on", "off"])

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from support import create_postgres_instance, error_code, free_port
+from support import create_postgres_instance, emulator_process, error_code
 
-from helpers.local import aws_limits, stack
+from helpers.local import aws_limits
 from helpers.local.aws_limits import (
     GROUP_INLINE_POLICY_CHARS,
     MANAGED_POLICY_CHARS,
@@ -53,19 +53,14 @@ def _limits(url: str, **wanted) -> dict:
 
 @pytest.fixture(scope="module")
 def emulator():
-    port = free_port()
     env = {
         **os.environ,
         "TUTORIAL_AWS_LIMITS": "on",
         "TUTORIAL_AWS_RDS_INSTANCE_QUOTA": str(QUOTA),
         "TUTORIAL_AWS_LIFECYCLE": "off",  # the limits alone
     }
-    proc = stack.spawn_moto(port, env=env)
-    url = f"http://127.0.0.1:{port}"
-    stack.wait_until_healthy(proc, url)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with emulator_process(env) as url:
+        yield url
 
 
 @pytest.fixture(params=["on", "off"])

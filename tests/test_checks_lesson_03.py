@@ -17,7 +17,7 @@ from decimal import Decimal
 import boto3
 import nbformat
 import pytest
-from support import in_process_moto
+from support import assert_not_yet, in_process_moto, use_moto
 
 from helpers import exercises
 from helpers.dynamo import decimals, pretty
@@ -43,14 +43,6 @@ def said(capsys) -> str:
     return capsys.readouterr().out
 
 
-def assert_not_yet(text: str, mistake: str) -> None:
-    """A "Not yet" with a hint, no traceback, and a line that names the mistake."""
-    assert text.startswith("Not yet."), text
-    assert "\nHint: " in text, text
-    assert "Traceback" not in text, text
-    assert mistake in text, text
-
-
 @pytest.fixture(scope="module")
 def moto_url():
     with in_process_moto() as url:
@@ -60,12 +52,7 @@ def moto_url():
 @pytest.fixture
 def users(moto_url, monkeypatch, request):
     """Lesson 03's users table before the exercises, in a DynamoDB of this module's own."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    use_moto(monkeypatch, moto_url)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a default session that sees this module's moto
     ddb = boto3.client("dynamodb")
     name = f"ws-alice-users-{abs(hash(request.node.name)) % 10**8}"

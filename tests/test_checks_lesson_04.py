@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import boto3
 import nbformat
 import pytest
-from support import in_process_moto
+from support import assert_not_yet, in_process_moto, use_moto
 from test_lesson04_rules import lesson_definitions, tut_for
 
 from helpers import exercises
@@ -44,15 +44,6 @@ def said(capsys) -> str:
     return capsys.readouterr().out
 
 
-def assert_not_yet(text: str, *mistakes: str) -> None:
-    """A "Not yet" with a hint, no traceback, and lines that name the mistakes."""
-    assert text.startswith("Not yet."), text
-    assert "\nHint: " in text, text
-    assert "Traceback" not in text, text
-    for mistake in mistakes:
-        assert mistake in text, text
-
-
 @pytest.fixture(scope="module")
 def moto_url():
     with in_process_moto() as url:
@@ -63,12 +54,7 @@ def moto_url():
 def shared_account(moto_url, monkeypatch):
     """The tables above, and a default boto3 session whose DynamoDB calls on a refused table answer as
     AWS does for a table the policy does not grant. Yields the names of the refused tables asked about."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    use_moto(monkeypatch, moto_url)
     ddb = boto3.session.Session().client("dynamodb")
     for name, (tag_list, _) in SHARED_TABLES.items():
         extra = {"Tags": tag_list} if tag_list else {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import boto3
 import nbformat
 import pytest
-from support import in_process_moto
+from support import assert_not_yet, in_process_moto, use_moto
 
 from helpers import exercises
 from helpers.runner import NOTEBOOK_DIR
@@ -27,24 +27,11 @@ def moto_url():
 
 @pytest.fixture
 def aws(moto_url, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    use_moto(monkeypatch, moto_url)
 
 
 def said(capsys) -> str:
     return capsys.readouterr().out
-
-
-def assert_not_yet(text: str, *fragments: str) -> None:
-    assert text.startswith("Not yet."), text
-    assert "\nHint: " in text, text
-    assert "Traceback" not in text
-    for fragment in fragments:
-        assert fragment in text, text
 
 
 @pytest.fixture
