@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from helpers.errors import TutorialError
@@ -173,6 +173,25 @@ class Names:
     def table(self) -> str:
         return self._checked("table")
 
+    @property
+    def glue_database(self) -> str:
+        """Lesson 06's Glue database (:func:`glue_database`): ``ds-k3x9q2`` -> ``ds_k3x9q2_lake``.
+
+        Not in :meth:`as_dict`: it cannot start with ``<prefix>-`` (cleanup recognises it by
+        :func:`glue_database_belongs_to` instead)."""
+        name = glue_database(self.prefix)
+        problems = glue_database_problems(name)
+        if problems:
+            raise TutorialError(
+                f"{name!r} is not a valid Athena database name: {'; '.join(problems)}.", f"See {ATHENA_NAMES}."
+            )
+        return name
+
+    @property
+    def athena_workgroup(self) -> str:
+        """Lesson 06's Athena workgroup, if one is made: ``<prefix>-lake``."""
+        return athena_workgroup(self.prefix)
+
     def tags(self) -> list[dict[str, str]]:
         """Tags in the ``[{"Key": ..., "Value": ...}]`` shape most AWS APIs take."""
         return [
@@ -224,7 +243,10 @@ def tags_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
 
 
 def series_participant(
-    tags: list[dict[str, str]] | dict[str, str] | None, name: str, scope: Collection[str] | None = None
+    tags: list[dict[str, str]] | dict[str, str] | None,
+    name: str,
+    scope: Collection[str] | None = None,
+    owns: Callable[[str, str], bool] | None = None,
 ) -> str | None:
     """The participant a resource belongs to, or None when it is not provably the series'.
 
@@ -234,14 +256,61 @@ def series_participant(
     ``participant`` tag, and its name starts with that participant's prefix followed by a hyphen
     (:func:`belongs_to`: ``ws-100-users`` is not ws-10's): the tags are the proof, the name a
     second guard against a tag copied by hand onto something unrelated.
-    ``scope`` limits the answer to some participants (None: anyone's).
+    ``scope`` limits the answer to some participants (None: anyone's). ``owns`` replaces the name
+    rule for a kind whose names cannot start with ``<prefix>-`` (a Glue database:
+    :func:`glue_database_belongs_to`).
     """
     found = tags if isinstance(tags, dict) else tags_dict(tags)
     if found.get(SERIES_TAG_KEY) != SERIES_TAG_VALUE:
         return None
     participant = found.get(PARTICIPANT_TAG_KEY, "")
-    if not participant or not belongs_to(name, participant):
+    if not participant or not (owns or belongs_to)(name, participant):
         return None
     if scope is not None and participant not in scope:
         return None
     return participant
+
+
+# --------------------------------------------------------------------------- lesson 06: the data lake
+
+# Athena wants database names in lowercase, and a name with a hyphen must be quoted in every query
+# (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html), so the series
+# keeps to lowercase letters, digits and underscores. A prefix holds lowercase letters, digits and
+# single hyphens; the Glue database is the prefix with "_" for "-", which is one-to-one: no two
+# prefixes give the same database name.
+GLUE_DATABASE_SUFFIX = "_lake"
+WORKGROUP_SUFFIX = "-lake"
+
+
+def glue_database(prefix: str) -> str:
+    """Lesson 06's Glue database for ``prefix``: ``ws-07`` -> ``ws_07_lake``."""
+    return prefix.replace("-", "_") + GLUE_DATABASE_SUFFIX
+
+
+ATHENA_NAMES = "https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html"
+
+
+def glue_database_problems(name: str) -> list[str]:
+    """Why ``name`` would not do as a Glue database that Athena queries (ATHENA_NAMES): 1-255 bytes,
+    lowercase (Athena lowers names in DDL and runs queries with lowercase names), and only letters,
+    digits and ``_`` so that no query has to quote it."""
+    problems = []
+    if not 1 <= len(name.encode()) <= 255:
+        problems.append(f"it has {len(name.encode())} bytes (1-255 allowed)")
+    if not re.fullmatch(r"[a-z0-9_]*", name):
+        problems.append("it may hold only lowercase letters, digits and '_'")
+    return problems
+
+
+def glue_database_belongs_to(name: str, prefix: str) -> bool:
+    """Whether the Glue database ``name`` is the one ``prefix`` would create.
+
+    Exactly one name per prefix, so ws-10's ``ws_10_lake`` is never ws-100's ``ws_100_lake``
+    (the counterpart of :func:`belongs_to`, which a database name cannot satisfy: it has no hyphen).
+    """
+    return name == glue_database(prefix)
+
+
+def athena_workgroup(prefix: str) -> str:
+    """Lesson 06's Athena workgroup for ``prefix``: ``ws-07-lake`` (a ``<prefix>-`` name like the rest)."""
+    return prefix + WORKGROUP_SUFFIX
