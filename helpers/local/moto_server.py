@@ -1,6 +1,6 @@
 """Start moto's server as the local backend needs it: ``python -m helpers.local.moto_server -H HOST -p PORT``.
 
-Four additions to moto as shipped:
+Five additions to moto as shipped:
 
 * AWS's pace and refusals (helpers/local/aws_lifecycle.py), switched by ``TUTORIAL_AWS_LIFECYCLE``
   (on unless ``off``) and paced by ``TUTORIAL_AWS_LIFECYCLE_PACE`` in this process's environment;
@@ -8,6 +8,8 @@ Four additions to moto as shipped:
   ``TUTORIAL_AWS_LIMITS`` (on unless ``off``), with ``TUTORIAL_AWS_RDS_INSTANCE_QUOTA`` DB instances
   per region (AWS: 40);
 * S3's handling of a PUT body labelled as a web form: stored as sent (helpers/local/s3_fidelity.py);
+* Athena that runs queries, with DuckDB over the emulator's S3 and Glue (helpers/local/athena_engine.py),
+  switched by ``TUTORIAL_AWS_ATHENA`` (on unless ``off``);
 * one speed fix, below.
 
 Why not ``python -m moto.server`` directly: on every request moto (5.2) asks
@@ -94,13 +96,14 @@ def serve_with_lifecycle(server_module) -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
-    from helpers.local import aws_lifecycle, aws_limits, iam_enforcement, s3_fidelity
+    from helpers.local import athena_engine, aws_lifecycle, aws_limits, iam_enforcement, s3_fidelity
 
     patch_moto()
     enabled, pace = lifecycle_from_env()
     aws_lifecycle.install(enabled, pace)
     aws_limits.install(*limits_from_env())
     s3_fidelity.install()  # always: S3 stores a PUT body whatever its Content-Type
+    athena_engine.install(athena_engine.enabled_from_env())
     iam_enforcement.install(os.environ.get("TUTORIAL_AWS_IAM", "").strip().lower() == "enforce")
     serve_with_lifecycle(server)
     server.main(argv if argv is not None else sys.argv[1:])
