@@ -81,6 +81,7 @@ class SeatRun:
     output: str
     output_dir: Path
     seen_of_others: list[str]
+    desk: Path | None = None  # the folder of lessons it ran from (set_desk)
 
     @property
     def failures(self) -> list[str]:
@@ -365,28 +366,49 @@ def _quietly(call: Callable[[], object]) -> bool:
 # --------------------------------------------------------------------------- seats
 
 
-def _seat_command(seat: Seat, out: Path, student_dir: Path, twice_dir: Path) -> list[str]:
-    if seat.kind == "run":
-        return ["helpers", "run", "--output-dir", str(out)]
-    if seat.kind == "twice":
-        return ["helpers", "run", "--notebooks-dir", str(twice_dir), "--output-dir", str(out)]
+def _seat_command(seat: Seat, out: Path, desk: Path) -> list[str]:
+    """The command a seat runs: the lessons of its own ``desk`` (see :func:`set_desk`)."""
+    if seat.kind in ("run", "twice"):
+        return ["helpers", "run", "--notebooks-dir", str(desk), "--output-dir", str(out)]
     if seat.kind == "student":
+        lessons = ["00", "01", "02", "03", "04"]
+        return ["helpers", "run", *lessons, "--notebooks-dir", str(desk), "--output-dir", str(out)]
+    if seat.kind == "proof":
         return [
-            "helpers",
-            "run",
-            "00",
-            "01",
-            "02",
-            "03",
-            "04",
+            "tools.prove_on_aws",
+            "--backend",
+            "local",
+            "--prefix",
+            seat.prefix,
             "--notebooks-dir",
-            str(student_dir),
+            str(desk),
             "--output-dir",
             str(out),
         ]
-    if seat.kind == "proof":
-        return ["tools.prove_on_aws", "--backend", "local", "--prefix", seat.prefix, "--output-dir", str(out)]
     raise ValueError(f"seat kind {seat.kind!r}: one of {KINDS}")
+
+
+def set_desk(seat: Seat, desk: Path, student_dir: Path) -> Path:
+    """A folder of the seat's own holding the lessons it runs, as each participant has a checkout.
+
+    The lessons write files next to themselves (lesson 01 writes ``file1.csv`` and reads it back), so
+    two seats running from one folder would overwrite each other's files mid-lesson: in a real room
+    every participant has their own. Student seats get the student copies; the others the lessons
+    (twice seats: each lesson twice in a row).
+    """
+    import shutil
+
+    from helpers.runner import lesson_notebooks
+
+    if seat.kind == "twice":
+        return twice_in_a_row(desk)
+    if seat.kind == "student":
+        shutil.copytree(student_dir, desk, dirs_exist_ok=True)
+        return desk
+    desk.mkdir(parents=True, exist_ok=True)
+    for path in lesson_notebooks():
+        shutil.copy(path, desk / path.name)
+    return desk
 
 
 def lesson_rows(output: str) -> list[tuple[str, str, str]]:
@@ -418,17 +440,17 @@ def _outputs_text(folder: Path) -> str:
     return "\n".join(parts)
 
 
-def _run_seat(seat: Seat, env: dict[str, str], out: Path, folders: tuple[Path, Path], others: list[str]) -> SeatRun:
+def _run_seat(seat: Seat, env: dict[str, str], out: Path, desk: Path, others: list[str]) -> SeatRun:
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     try:
-        done = _cli(_seat_command(seat, out, *folders), env, timeout=SEAT_TIMEOUT)
+        done = _cli(_seat_command(seat, out, desk), env, timeout=SEAT_TIMEOUT)
         code, text = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code, text = -1, f"timed out after {SEAT_TIMEOUT:.0f} s\n{exc.stdout or ''}"
     (out / "run.log").write_text(text)
     seen = mentions(_outputs_text(out) + "\n" + text, others)
-    return SeatRun(seat, code, time.monotonic() - start, lesson_rows(text), text, out, seen)
+    return SeatRun(seat, code, time.monotonic() - start, lesson_rows(text), text, out, seen, desk)
 
 
 def twice_in_a_row(folder: Path) -> Path:
@@ -534,7 +556,7 @@ def rehearse(
         student_dir = workdir / "student"
         if any(s.kind == "student" for s in seats):
             _must(_cli(["tools.student", "--out", str(student_dir)], env), "student copies")
-        twice_dir = twice_in_a_row(workdir / "twice") if any(s.kind == "twice" for s in seats) else workdir
+        desks = {seat.prefix: set_desk(seat, workdir / "desks" / seat.prefix, student_dir) for seat in seats}
         width = min(pool or len(seats), len(seats))
         log(f"  room: {len(seats)} participants, {width} at a time, IAM enforced ...")
         assert _switch_iam(endpoint, True) == {"enforce": True}
@@ -547,7 +569,7 @@ def rehearse(
                             seat,
                             _seat_env(env, seat.prefix, seat_keys(settings, seat.prefix)),
                             workdir / "seats" / seat.prefix,
-                            (student_dir, twice_dir),
+                            desks[seat.prefix],
                             [p for p in prefixes if p != seat.prefix] + [decoy],
                         ),
                         seats,

@@ -33,14 +33,16 @@ import dataclasses
 import json
 import os
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
 from support import error_code, free_port
 
-from benchmarks.room import mentions
+from benchmarks.room import KINDS, Seat, _seat_command, mentions, set_desk
 from helpers import cleanup, workshop
 from helpers.local import iam_enforcement, stack
+from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
 from helpers.settings import load_settings
 
 ROOM_TIMEOUT = 1500  # the first test to ask for the room waits for the whole rehearsal
@@ -50,10 +52,37 @@ ROOM_TIMEOUT = 1500  # the first test to ask for the room waits for the whole re
 def test_every_seat_ran_every_lesson_without_a_failure(room):
     assert room.failed_seats() == {}
     assert set(room.failures_per_lesson().values()) == {0}
-    lessons = {"00", "01", "02", "03", "04", "05"}
+    lessons = {path.name[:2] for path in lesson_notebooks()}
     for run in room.seats:
         ran = {notebook[:2] for notebook, _, _ in run.lessons}
         assert ran == (lessons - {"05"} if run.seat.kind == "student" else lessons), run.seat
+
+
+def test_every_seat_runs_the_lessons_from_a_folder_of_its_own(tmp_path):
+    """The lessons write files next to themselves (lesson 01: ``file1.csv``, then reads it back).
+    Seats sharing notebooks/ overwrote each other's files mid-lesson (pandas read an empty CSV);
+    a real participant has a checkout of their own, so each seat gets a desk."""
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "00_setup_and_secrets.ipynb").write_text("{}")
+    seats = [Seat(f"ws-{n:02d}", kind) for n, kind in enumerate(KINDS * 2)]
+    folders = []
+    for seat in seats:
+        desk = set_desk(seat, tmp_path / "desks" / seat.prefix, tmp_path / "student")
+        command = _seat_command(seat, tmp_path / "out" / seat.prefix, desk)
+        folder = command[command.index("--notebooks-dir") + 1]
+        assert any(Path(folder).glob("[0-9][0-9]_*.ipynb")), seat
+        folders.append(folder)
+    assert str(NOTEBOOK_DIR) not in folders
+    assert len(set(folders)) == len(seats)
+
+
+@pytest.mark.timeout(ROOM_TIMEOUT)
+def test_each_seat_wrote_its_lesson_files_at_its_own_desk(room):
+    for run in room.seats:
+        ran_01 = any(notebook.startswith("01") for notebook, _, _ in run.lessons)
+        assert run.desk is not None and run.desk != NOTEBOOK_DIR, run.seat
+        if ran_01:
+            assert (run.desk / "file1.csv").read_text().startswith("name,age"), run.seat
 
 
 @pytest.mark.timeout(ROOM_TIMEOUT)
