@@ -110,16 +110,35 @@ def test_a_folder_without_lessons_is_an_error_that_says_so(tmp_path, capsys):
     assert "No NN_*.ipynb lesson" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    reason="issue 17: holds once the lesson editors have marked the deep dives (tag deep-dive); "
-    "`python -m tools.lesson_time` shows where the minutes are",
-    strict=False,
-)
 def test_the_core_path_of_lessons_00_to_04_fits_a_two_hour_workshop():
     times = lesson_time.estimate_lessons()
     assert [t.number for t in times][:5] == list(lesson_time.WORKSHOP_LESSONS)
     core = lesson_time.workshop_core_minutes(times)
     assert core <= lesson_time.WORKSHOP_MINUTES, lesson_time.table(times)
+
+
+def test_each_lesson_says_at_a_glance_the_minutes_the_tool_prints():
+    """A learner reads "Time: about N min" before starting; `--write-readme` writes it."""
+    times = lesson_time.estimate_lessons()
+    with_glance = 0
+    for path in lesson_time.lesson_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        t = next(t for t in times if t.lesson == path.stem)
+        for cell in nb.cells:
+            if "at-a-glance" in cell.metadata.get("tags", []):
+                assert lesson_time.glance_with_times(cell.source, t) == cell.source, path.name
+                with_glance += 1
+    assert with_glance == len(times)
+
+
+def test_glance_minutes_are_rewritten_in_both_forms_and_a_missing_line_is_refused():
+    t = lesson_time.LessonTime("01_s3", 26.4, 23.5, 1, 1, 0.0)
+    old = "Intro.\n\nTime: about 31 min (core path) + 21 min (deep dives)<br>\nCost: none."
+    assert lesson_time.glance_with_times(old, t) == old.replace("31 min", "26 min").replace("21 min", "24 min")
+    bonus = "Time: about 40 min; a bonus lesson."
+    assert lesson_time.glance_with_times(bonus, t) == "Time: about 26 min; a bonus lesson."
+    with pytest.raises(ValueError, match="lacks"):
+        lesson_time.glance_with_times("## At a glance\n\nNo time here.", t)
 
 
 def test_the_readme_shows_what_the_tool_prints_today():

@@ -271,12 +271,59 @@ def readme_with_times(text: str, times: list[LessonTime]) -> str:
     )
 
 
+# "Time: about 26 min (core path) + 14 min (deep dives)" in a lesson's at-a-glance cell, or, in a
+# lesson without deep dives, "Time: about 46 min".
+_GLANCE = re.compile(r"(Time: about )(\d+)( min)(?:( \(core path\) \+ )(\d+)( min \(deep dives\)))?")
+
+
+def glance_with_times(source: str, t: LessonTime) -> str:
+    """An at-a-glance cell's ``source`` with its "Time: about ..." minutes set to ``t``'s.
+
+    The learner reads these minutes before starting; written by hand they drifted from the model
+    (lesson 01 said 31 while the model said 26), so the tool writes them as it writes the README's.
+    """
+
+    def minutes(m: re.Match) -> str:
+        head = f"{m.group(1)}{t.core_minutes:.0f}{m.group(3)}"
+        if m.group(4) is None:
+            return head
+        return f"{head}{m.group(4)}{t.deep_dive_minutes:.0f}{m.group(6)}"
+
+    if not _GLANCE.search(source):
+        raise ValueError(f"{t.lesson}: its at-a-glance cell lacks 'Time: about N min'")
+    return _GLANCE.sub(minutes, source, count=1)
+
+
+def lessons_with_times(directory: Path, times: list[LessonTime]) -> list[Path]:
+    """Write each lesson's at-a-glance minutes (:func:`glance_with_times`); the lessons changed."""
+    import nbformat
+
+    changed = []
+    by_lesson = {t.lesson: t for t in times}
+    for path in lesson_notebooks(directory):
+        nb = nbformat.read(path, as_version=4)
+        touched = False
+        for cell in nb.cells:
+            if "at-a-glance" in cell.get("metadata", {}).get("tags", []) and path.stem in by_lesson:
+                new = glance_with_times(cell.source, by_lesson[path.stem])
+                touched |= new != cell.source
+                cell.source = new
+        if touched:
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.lesson_time", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--markdown", action="store_true", help="print the README's Markdown table and agendas")
-    parser.add_argument("--write-readme", action="store_true", help="bring README.md's minutes up to date")
+    parser.add_argument(
+        "--write-readme",
+        action="store_true",
+        help="bring README.md's minutes, and each lesson's at-a-glance minutes, up to date",
+    )
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOK_DIR, help="folder of NN_*.ipynb lessons")
     args = parser.parse_args(argv)
     times = estimate_lessons(args.notebooks_dir)
@@ -286,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_readme:
         README.write_text(readme_with_times(README.read_text(), times))
         print(f"README.md: lesson times brought up to date ({workshop_core_minutes(times):.0f} min of core path)")
+        for path in lessons_with_times(args.notebooks_dir, times):
+            print(f"{path.name}: its at-a-glance minutes brought up to date")
         return 0
     print(readme_block(times) if args.markdown else table(times))
     return 0
