@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import numbers
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ __all__ = [
     "check_colleague_rule",
     "check_env_file_loaded",
     "check_exact_decimals",
+    "check_one_partition_query",
     "check_older_than",
     "check_presigned_upload",
     "check_python_upload",
@@ -818,3 +820,129 @@ def check_tables_found_by_tags(prefix: str, *, ns: dict) -> tuple[Verdict, str]:
     count = f"{len(ours)} table carries" if len(ours) == 1 else f"{len(ours)} tables carry"
     found = f"{count} your tags: {_names(ours)}." if ours else "no table carries your tags."
     return verdict, found
+
+
+# -- lesson 06 ---------------------------------------------------------------------------------
+
+# The question of lesson 06's exercise: card trips rated 5 in one month.
+LAKE_QUESTION = {"year": 2024, "month": 3, "payment": "card", "rating": 5}
+# A query that reads one partition scans at most that partition's files (Athena bills what it
+# scans, https://docs.aws.amazon.com/athena/latest/ug/partitions.html); the margin allows for the
+# footer of one more file that an engine may read for the schema. Two partitions are about twice.
+ONE_PARTITION_MARGIN = 1.5
+
+
+def _partitions(bucket: str, dataset_prefix: str) -> dict[tuple[int, int], list[dict]]:
+    """``(year, month)`` -> the Parquet objects under ``<dataset_prefix>year=Y/month=M/``."""
+    import boto3
+
+    found: dict[tuple[int, int], list[dict]] = {}
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=dataset_prefix)
+    for page in pages:
+        for obj in page.get("Contents", []):
+            parts = dict(p.split("=", 1) for p in obj["Key"][len(dataset_prefix) :].split("/")[:-1] if "=" in p)
+            if obj["Key"].endswith(".parquet") and {"year", "month"} <= parts.keys():
+                found.setdefault((int(parts["year"]), int(parts["month"])), []).append(obj)
+    return found
+
+
+def _lake_counts(bucket: str, files: dict[tuple[int, int], list[dict]]) -> dict[tuple[int, int], int]:
+    """The exercise's number for every partition, read with boto3 (no s3fs listing cache to go stale)."""
+    import io
+
+    import boto3
+    import pandas as pd
+
+    s3 = boto3.client("s3")
+    counts = {}
+    for month, objects in files.items():
+        total = 0
+        for obj in objects:
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            frame = pd.read_parquet(io.BytesIO(body), columns=["payment", "rating"])
+            rows = (frame["payment"].astype(str) == LAKE_QUESTION["payment"]) & (
+                frame["rating"] == LAKE_QUESTION["rating"]
+            )
+            total += int(rows.fillna(False).sum())
+        counts[month] = total
+    return counts
+
+
+def _first_value(athena, query_id: str) -> str | None:
+    """The first value of the first data row of a finished query (row 0 is the header)."""
+    rows = athena.get_query_results(QueryExecutionId=query_id, MaxResults=2)["ResultSet"]["Rows"]
+    return rows[1]["Data"][0].get("VarCharValue") if len(rows) > 1 and rows[1]["Data"] else None
+
+
+@self_check(
+    "filter on the partition columns, WHERE year = 2024 AND month = 3 (plus payment = 'card' AND "
+    "rating = 5): Athena then reads only the files under year=2024/month=3/. A filter on pickup_at "
+    "gives the same number but reads every partition, because pickup_at is inside the files. Run it "
+    "with run_query, keep execution['QueryExecutionId'] in my_query_id and the number it returned "
+    "(row 1 of get_query_results; row 0 is the header) in my_answer, as an int."
+)
+def check_one_partition_query(bucket: str, dataset_prefix: str, *, ns: dict) -> tuple[Verdict, str]:
+    """``my_query_id`` is an Athena query that counted March 2024's card trips rated 5, reading only
+    that partition, and ``my_answer`` is the number it returned.
+
+    What is looked at is Athena's record of the query (GetQueryExecution: its state and
+    ``Statistics.DataScannedInBytes``,
+    https://docs.aws.amazon.com/athena/latest/APIReference/API_GetQueryExecution.html) and its result
+    (GetQueryResults), against the numbers the check computes from the dataset's files itself.
+    """
+    import boto3
+
+    query_id = _need(ns, "my_query_id", "keep the QueryExecutionId of your Athena query in it")
+    answer = _need(ns, "my_answer", "keep the number your query returned in it")
+    athena = boto3.client("athena")
+    execution = athena.get_query_execution(QueryExecutionId=str(query_id))["QueryExecution"]
+    status = execution["Status"]
+    verdict = Verdict()
+    if status["State"] != "SUCCEEDED":
+        reason = status.get("StateChangeReason", "").splitlines()[0] if status.get("StateChangeReason") else ""
+        verdict.fail(f"the query {_query_state(status['State'])}{': ' + reason if reason else ''}")
+        return verdict, ""
+
+    files = _partitions(bucket, dataset_prefix)
+    month = (LAKE_QUESTION["year"], LAKE_QUESTION["month"])
+    if month not in files:
+        raise Missing(
+            f"s3://{bucket}/{dataset_prefix} has no year=2024/month=3/ partition: run the lesson's cells above"
+        )
+    counts = _lake_counts(bucket, files)
+    truth = counts[month]
+    returned = _first_value(athena, str(query_id))
+
+    given = int(answer) if isinstance(answer, numbers.Integral) and not isinstance(answer, bool) else None
+    verdict.expect(
+        given is not None,
+        "my_answer is a whole number",
+        f"my_answer is {answer!r}, a {type(answer).__name__}, not an int: int(...) the value your query returned",
+    )
+    if returned is not None and given is not None and str(given) != returned.strip():
+        verdict.fail(f"my_answer is {given}, but your query returned {returned}")
+    elif returned is not None and returned.strip() == str(truth):
+        verdict.right.append("your query returned the right number")
+    else:
+        elsewhere = sorted(
+            f"{y}-{m:02d}" for (y, m), n in counts.items() if (y, m) != month and str(n) == str(returned)
+        )
+        if returned is not None and elsewhere and len(elsewhere) < len(counts) - 1:
+            verdict.fail(f"your query returned {returned}, the number for {', '.join(elsewhere)}, not for March 2024")
+        else:
+            verdict.fail(f"your query returned {returned}, not the number of card trips rated 5 in March 2024")
+
+    scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
+    one_partition = sum(obj["Size"] for obj in files[month])
+    verdict.expect(
+        scanned <= ONE_PARTITION_MARGIN * one_partition,
+        "it read no more than the March 2024 partition",
+        f"it scanned {scanned:,} bytes, more than the March 2024 partition holds ({one_partition:,} bytes): "
+        "it read other partitions too",
+    )
+    return verdict, f"your query read only the March 2024 partition and found {truth:,} card trips rated 5."
+
+
+def _query_state(state: str) -> str:
+    """``FAILED`` -> ``failed``: a query state as a verb."""
+    return {"FAILED": "failed", "CANCELLED": "was cancelled"}.get(state, f"is still {state}")
