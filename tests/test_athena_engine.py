@@ -378,7 +378,13 @@ def test_missing_table_fails_with_a_clear_reason(lake):
 
 def test_wrong_sql_fails(lake):
     url, database, _ = lake
-    for sql, code in (("SELEC 1", "SYNTAX_ERROR"), ("SELECT no_such_column FROM trips", "COLUMN_NOT_FOUND")):
+    cases = (
+        ("SELEC 1", "SYNTAX_ERROR"),
+        ("SELECT 1; SELECT 2", "SYNTAX_ERROR: Only one sql statement"),
+        ("SELECT no_such_column FROM trips", "COLUMN_NOT_FOUND"),
+        ("CREATE DATABASE elsewhere", "NOT_SUPPORTED"),
+    )
+    for sql, code in cases:
         status = run(url, sql, database)["Status"]
         assert status["State"] == "FAILED", sql
         assert status["StateChangeReason"].startswith(code), status

@@ -581,6 +581,14 @@ def table_format(table: dict[str, Any]) -> TableFormat:
     ``escapeChar``), the JSON SerDes; ``skip.header.line.count`` in the table's parameters.
     """
     descriptor = table.get("StorageDescriptor") or {}
+    if (
+        table.get("TableType") == "VIRTUAL_VIEW"
+        or str((table.get("Parameters") or {}).get("table_type", "")).upper() == "ICEBERG"
+    ):
+        raise QueryFailed(
+            f"NOT_SUPPORTED: the local Athena engine reads external tables over files; "
+            f"'{table.get('Name')}' is a view or an Iceberg table"
+        )
     serde = descriptor.get("SerdeInfo") or {}
     library = (serde.get("SerializationLibrary") or "").lower()
     input_format = (descriptor.get("InputFormat") or "").lower()
@@ -711,6 +719,23 @@ def referenced_tables(sql: str) -> list[list[str]]:
         name = re.split(r"\s+AS\s+", name, maxsplit=1, flags=re.I)[0]
         found.append([part.strip('"') for part in re.findall(r'"(?:[^"]|"")*"|[^.]+', name)])
     return found
+
+
+def _one_statement(sql: str) -> None:
+    """Athena runs one statement per query; more, or an unknown first word, is refused before anything runs."""
+    import duckdb
+
+    word = _first_word(sql)
+    if word not in QUERIES:
+        if word not in STATEMENTS:
+            raise QueryFailed(f"SYNTAX_ERROR: line 1:1: mismatched input '{(sql.strip().split() or [''])[0]}'")
+        return  # DDL and the like: run (MSCK) or refused as NOT_SUPPORTED by the caller
+    try:
+        count = len(duckdb.extract_statements(sql))
+    except duckdb.Error as exc:
+        raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
+    if count > 1:
+        raise QueryFailed("SYNTAX_ERROR: Only one sql statement is allowed.")
 
 
 def _first_line(text: str) -> str:
@@ -994,6 +1019,7 @@ STATEMENTS = {
     "USE",
     "CALL",
 }
+QUERIES = {"SELECT", "WITH", "VALUES", "TABLE", "("}
 MSCK = re.compile(r"^\s*MSCK\s+REPAIR\s+TABLE\s+([`\"\w.]+)\s*;?\s*$", re.I)
 
 
@@ -1056,13 +1082,12 @@ def _execute(query: Query) -> None:
         if _bucket(query.account_id, bucket) is None:
             raise QueryFailed(f"Unable to verify/create output bucket {bucket}", ENGINE_ERROR)
         sql = substitute_parameters(query.sql, query.execution_parameters)
+        _one_statement(sql)
         repair = MSCK.match(sql)
         if repair:
             _repair(query, repair.group(1))
-        elif _first_word(sql) in {"SELECT", "WITH", "VALUES", "TABLE", "("}:
+        elif _first_word(sql) in QUERIES:
             _run_select(query, sql.strip().rstrip(";"))
-        elif _first_word(sql) not in STATEMENTS:
-            raise QueryFailed(f"SYNTAX_ERROR: line 1:1: mismatched input '{sql.strip().split()[0]}'")
         else:
             raise QueryFailed(
                 f"NOT_SUPPORTED: the local Athena engine runs queries and MSCK REPAIR TABLE only, not "
