@@ -225,6 +225,13 @@ def _question_sql(source: str, partitioned: bool) -> str:
     return f"SELECT category, sum(amount) AS total FROM {source} WHERE {where} GROUP BY category ORDER BY category"
 
 
+# Which library does the reading: pandas hands read_csv's s3:// path to fsspec (s3fs), but for
+# read_parquet without storage_options it tries pyarrow's own S3 filesystem first and uses it when
+# it can be made (pandas.io.parquet._get_path_or_handle); both find the endpoint in AWS_ENDPOINT_URL.
+VIA_S3FS = "through s3fs"
+VIA_PYARROW = "through pyarrow's S3 filesystem (pandas' choice for Parquet)"
+
+
 def pandas_paths(bucket: str) -> list[Path_]:
     import pandas as pd
 
@@ -249,13 +256,20 @@ def pandas_paths(bucket: str) -> list[Path_]:
         return _as_answer(df.groupby("category")["amount"].sum()), {}
 
     return [
-        Path_("pandas", "CSV", "pd.read_csv(s3://.../trips.csv), whole file", whole_csv),
-        Path_("pandas", "Parquet", "pd.read_parquet(s3://.../trips.parquet, columns=[3 of 12])", parquet_columns),
+        Path_("pandas", "CSV", "pd.read_csv(s3://.../trips.csv), whole file", whole_csv, note=VIA_S3FS),
+        Path_(
+            "pandas",
+            "Parquet",
+            "pd.read_parquet(s3://.../trips.parquet, columns=[3 of 12])",
+            parquet_columns,
+            note=VIA_PYARROW,
+        ),
         Path_(
             "pandas",
             "partitioned Parquet",
             "pd.read_parquet(s3://.../partitioned/, columns=[2], filters=[year, month])",
             partitioned_filters,
+            note=VIA_PYARROW,
         ),
     ]
 
@@ -405,6 +419,18 @@ def athena_question(athena, table: str, partitioned: bool, poll: float = 0.05) -
         "data_scanned_bytes": execution.get("Statistics", {}).get("DataScannedInBytes"),
         "output": execution["ResultConfiguration"]["OutputLocation"],
     }
+
+
+# Athena's price for SQL queries: $5 per TB scanned, rounded up to the megabyte, at least 10 MB per
+# query (https://aws.amazon.com/athena/pricing/). Decimal units, as AWS bills.
+PRICE_PER_TB = 5.0
+MINIMUM_MB = 10
+
+
+def athena_cost(scanned: int) -> tuple[int, float]:
+    """(megabytes billed, dollars) for a query that scanned ``scanned`` bytes."""
+    billed_mb = max(MINIMUM_MB, -(-scanned // 1_000_000))
+    return billed_mb, billed_mb / 1_000_000 * PRICE_PER_TB
 
 
 def athena_paths(athena) -> list[Path_]:
@@ -686,6 +712,7 @@ def run(rows: int, athena: bool = True) -> dict:
             "rows": rows,
             "question": f"total amount per category in {YEAR}-{MONTH:02d}",
             "seconds_total": round(time.perf_counter() - started, 1),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
         },
         "objects": {
             "CSV": sum(lake.under(CSV_KEY).values()),
@@ -743,8 +770,10 @@ def markdown(report: dict, command: str, machine: dict) -> str:
     lines = [
         f"{SECTION_TITLE}: {meta['question']}, {meta['rows']:,} rows",
         "",
-        f"Run {meta['date']}, command `{command}`, {m['cores']} cores, {m['cpu']}, Python {m['python']}; "
-        "a private emulator (the stack's launcher with a meter on every GetObject body, AWS-like pace off).",
+        f"Run {meta['date']}, command `{command}`, {m['cores']} cores, {m['cpu']}, Python {m['python']}, "
+        f"load average {', '.join(str(x) for x in meta.get('load_average', []))} at the end (a machine shared "
+        "with other work); a private emulator (the stack's launcher with a meter on every GetObject body, "
+        "AWS-like pace off).",
         "Bytes read by pandas and DuckDB are what the emulator sent for GetObject during the question, counted "
         "on the server for both. The local Athena reads the emulator's S3 inside the emulator, not over HTTP: "
         "its bytes are its own DataScannedInBytes (counted as its DuckDB asks the objects for them). Fast "
@@ -768,6 +797,9 @@ def markdown(report: dict, command: str, machine: dict) -> str:
             notes.append(f"best of {r['runs']}")
         if r["extra"].get("states"):
             notes.append(" -> ".join(r["extra"]["states"]))
+        if r["extra"].get("data_scanned_bytes") is not None:
+            mb, dollars = athena_cost(r["extra"]["data_scanned_bytes"])
+            notes.append(f"on AWS billed as {mb} MB, ${dollars:.5f}")
         answer = "agrees" if r["answer_ok"] else "WRONG"
         lines.append(
             f"| {r['tool']} | {r['storage']} | `{r['method']}` | {r['seconds']:.3f} | {nbytes} | {gets} | {objs} | "

@@ -144,6 +144,12 @@ def test_a_wrong_answer_is_named_and_a_path_not_measured_counts_for_nothing():
     assert not dl.answers_agree({"bus": 1.0}, {"bus": 1.0, "tram": 2.0})
 
 
+def test_athena_bills_whole_megabytes_with_a_ten_megabyte_minimum():
+    assert dl.athena_cost(215_828) == (10, pytest.approx(0.00005))
+    assert dl.athena_cost(63_357_340) == (64, pytest.approx(0.00032))
+    assert dl.athena_cost(10_000_001)[0] == 11
+
+
 # --------------------------------------------------------------------------- RESULTS.md and the command
 
 
