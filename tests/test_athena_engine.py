@@ -453,6 +453,7 @@ def test_values_print_as_trino_prints_them():
     assert athena_engine.java_double(10.0) == "10.0"
     assert athena_engine.java_double(1e7) == "1.0E7"
     assert athena_engine.java_double(0.0001234) == "1.234E-4"
+    assert athena_engine.as_text(0.1, "FLOAT") == "0.1"  # a REAL prints its own digits, not a double's
     assert athena_engine.as_text(True) == "true"
     assert athena_engine.as_text(None) is None
     assert athena_engine.as_text([1, None]) == "[1, null]"

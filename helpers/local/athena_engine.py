@@ -482,54 +482,36 @@ def duckdb_type(glue_type: str) -> str:
     return "VARCHAR"
 
 
-def _arrow_type(glue_type: str):
-    import pyarrow as pa
-
-    text = glue_type.strip()
-    lower = text.lower()
-    simple = {
-        "string": pa.string(),
-        "tinyint": pa.int8(),
-        "smallint": pa.int16(),
-        "int": pa.int32(),
-        "integer": pa.int32(),
-        "bigint": pa.int64(),
-        "float": pa.float32(),
-        "real": pa.float32(),
-        "double": pa.float64(),
-        "boolean": pa.bool_(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us"),
-        "binary": pa.binary(),
-    }
-    if lower in simple:
-        return simple[lower]
-    if lower.startswith("decimal"):
-        match = re.match(r"decimal\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", lower)
-        return pa.decimal128(int(match.group(1)), int(match.group(2) or 0)) if match else pa.decimal128(10, 0)
-    if lower.startswith("array<") and lower.endswith(">"):
-        return pa.list_(_arrow_type(text[6:-1]))
-    if lower.startswith("map<") and lower.endswith(">"):
-        key, value = _split_top(text[4:-1])
-        return pa.map_(_arrow_type(key), _arrow_type(value))
-    if lower.startswith("struct<") and lower.endswith(">"):
-        fields = []
-        for part in _split_top(text[7:-1]):
-            name, _, kind = part.partition(":")
-            fields.append(pa.field(name.strip(), _arrow_type(kind)))
-        return pa.struct(fields)
-    return pa.string()
+_SCHEMA_FILES: dict[tuple[tuple[str, str], ...], bytes] = {}
 
 
 def _schema_file(columns: list[dict[str, Any]]) -> bytes:
-    """A zero-row Parquet file with the Glue columns: what DuckDB binds the table's types from."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """A zero-row Parquet file with the Glue columns: what DuckDB binds the table's types from.
 
-    schema = pa.schema([pa.field(c["Name"].lower(), _arrow_type(c.get("Type", "string"))) for c in columns])
-    out = io.BytesIO()
-    pq.write_table(schema.empty_table(), out)
-    return out.getvalue()
+    Written by DuckDB itself (no pyarrow import in the emulator) and kept per column list.
+    """
+    import tempfile
+
+    import duckdb
+
+    shape = tuple((c["Name"].lower(), duckdb_type(c.get("Type", "string"))) for c in columns)
+    with _LOCK:
+        known = _SCHEMA_FILES.get(shape)
+    if known is not None:
+        return known
+    select = ", ".join(f"CAST(NULL AS {kind}) AS {_quoted(name)}" for name, kind in shape) or "NULL AS _"
+    with tempfile.TemporaryDirectory(prefix="athena-engine-") as folder:
+        path = os.path.join(folder, "schema.parquet")
+        connection = duckdb.connect(":memory:", config={"autoload_known_extensions": False})
+        try:
+            connection.execute(f"COPY (SELECT {select} LIMIT 0) TO {_literal(path)} (FORMAT parquet)")
+        finally:
+            connection.close()
+        with open(path, "rb") as handle:
+            data = handle.read()
+    with _LOCK:
+        _SCHEMA_FILES[shape] = data
+    return data
 
 
 # --------------------------------------------------------------------------- Glue tables
@@ -856,6 +838,18 @@ def java_double(value: float) -> str:
     return f"{'-' if sign else ''}{shown[0]}.{shown[1:] or '0'}E{power}"
 
 
+def _shortest_float32(value: float) -> float:
+    """The shortest decimal that reads back as the same 32-bit float (Java's Float.toString digits)."""
+    import struct
+
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(1, 10):
+        candidate = float(f"{single:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", candidate))[0] == single:
+            return candidate
+    return single
+
+
 def as_text(value: Any, duck_type: str = "") -> str | None:
     """A value as Athena writes it in results: Trino's text form, None for NULL."""
     if value is None:
@@ -864,9 +858,7 @@ def as_text(value: Any, duck_type: str = "") -> str | None:
         return "true" if value else "false"
     if isinstance(value, float):
         if str(duck_type).upper() == "FLOAT":
-            import numpy as np
-
-            return java_double(float(np.format_float_positional(np.float32(value), trim="-") or value))
+            return java_double(_shortest_float32(value))
         return java_double(value)
     if isinstance(value, dt.datetime):
         text = value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
