@@ -688,12 +688,15 @@ def table_view_sql(account_id: str, fs: Any, database: str, name: str, table: di
 # --------------------------------------------------------------------------- SQL
 
 
-def referenced_tables(sql: str) -> list[list[str]]:
-    """The table names a query reads, each as its dotted parts (CTE names excluded)."""
+def referenced_tables(connection: Any, sql: str) -> list[list[str]]:
+    """The table names a query reads, each as its dotted parts (CTE names excluded).
+
+    Asked of the query's own connection: DuckDB's module-level default connection is shared.
+    """
     import duckdb
 
     try:
-        names = duckdb.get_table_names(sql, qualified=True)
+        names = connection.get_table_names(sql, qualified=True)
     except duckdb.Error as exc:
         raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
     found = []
@@ -703,8 +706,11 @@ def referenced_tables(sql: str) -> list[list[str]]:
     return found
 
 
-def _one_statement(sql: str) -> None:
-    """Athena runs one statement per query; more, or an unknown first word, is refused before anything runs."""
+def _one_statement(connection: Any, sql: str) -> None:
+    """Athena runs one statement per query; more, or an unknown first word, is refused before anything runs.
+
+    Without a connection only the first word is checked.
+    """
     import duckdb
 
     word = _first_word(sql)
@@ -712,8 +718,10 @@ def _one_statement(sql: str) -> None:
         if word not in STATEMENTS:
             raise QueryFailed(f"SYNTAX_ERROR: line 1:1: mismatched input '{(sql.strip().split() or [''])[0]}'")
         return  # DDL and the like: run (MSCK) or refused as NOT_SUPPORTED by the caller
+    if connection is None:
+        return  # the first word only; the query's own connection parses it (_run_select)
     try:
-        count = len(duckdb.extract_statements(sql))
+        count = len(connection.extract_statements(sql))
     except duckdb.Error as exc:
         raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
     if count > 1:
@@ -931,7 +939,7 @@ def _prepare(query: Query, connection: Any, sql: str) -> Any:
     default_db = (query.context.get("Database") or "default").lower()
     catalog = (query.context.get("Catalog") or DEFAULT_CATALOG).lower()
     made: set[str] = set()
-    for parts in referenced_tables(sql):
+    for parts in referenced_tables(connection, sql):
         if len(parts) == 3:
             named_catalog, database, name = parts
         elif len(parts) == 2:
@@ -958,6 +966,7 @@ def _run_select(query: Query, sql: str) -> None:
     connection = _connect()
     query.connection = connection
     try:
+        _one_statement(connection, sql)
         fs = _prepare(query, connection, sql)
         if query.cancel.is_set():
             return
@@ -1074,7 +1083,7 @@ def _execute(query: Query) -> None:
         if _bucket(query.account_id, bucket) is None:
             raise QueryFailed(f"Unable to verify/create output bucket {bucket}", ENGINE_ERROR)
         sql = substitute_parameters(query.sql, query.execution_parameters)
-        _one_statement(sql)
+        _one_statement(None, sql)
         repair = MSCK.match(sql)
         if repair:
             _repair(query, repair.group(1))
