@@ -981,7 +981,8 @@ def _run_select(query: Query, sql: str) -> None:
             code = "COLUMN_NOT_FOUND" if "column" in str(exc).lower() else "SYNTAX_ERROR"
             raise QueryFailed(f"{code}: {_first_line(str(exc))}") from None
         except duckdb.CatalogException as exc:
-            raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
+            code = "FUNCTION_NOT_FOUND" if "function" in str(exc).lower() else "SYNTAX_ERROR"
+            raise QueryFailed(f"{code}: {_first_line(str(exc))}") from None
         except duckdb.ParserException as exc:
             raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
         except duckdb.Error as exc:
