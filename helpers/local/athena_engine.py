@@ -698,7 +698,7 @@ def referenced_tables(connection: Any, sql: str) -> list[list[str]]:
     try:
         names = connection.get_table_names(sql, qualified=True)
     except duckdb.Error as exc:
-        raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
+        raise failure(exc) from None
     found = []
     for name in sorted(names):
         name = re.split(r"\s+AS\s+", name, maxsplit=1, flags=re.I)[0]
@@ -726,6 +726,27 @@ def _one_statement(connection: Any, sql: str) -> None:
         raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
     if count > 1:
         raise QueryFailed("SYNTAX_ERROR: Only one sql statement is allowed.")
+
+
+def failure(exc: Exception) -> QueryFailed:
+    """A DuckDB error as the FAILED reason Athena would give, under Trino's error code."""
+    import duckdb
+
+    text = _first_line(str(exc))
+    lowered = text.lower()
+    if isinstance(exc, duckdb.BinderException) and "column" in lowered:
+        code = "COLUMN_NOT_FOUND"
+    elif isinstance(exc, duckdb.CatalogException) and "function" in lowered:
+        code = "FUNCTION_NOT_FOUND"
+    elif isinstance(exc, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
+        code = "SYNTAX_ERROR"
+    elif isinstance(exc, duckdb.ConversionException):
+        code = "INVALID_CAST_ARGUMENT"
+    elif isinstance(exc, (duckdb.IOException, duckdb.InvalidInputException)):
+        code = "HIVE_BAD_DATA"
+    else:
+        code = "GENERIC_USER_ERROR"
+    return QueryFailed(f"{code}: {text}")
 
 
 def _first_line(text: str) -> str:
@@ -977,16 +998,8 @@ def _run_select(query: Query, sql: str) -> None:
             fetched = cursor.fetchall()
         except duckdb.InterruptException:
             return
-        except duckdb.BinderException as exc:
-            code = "COLUMN_NOT_FOUND" if "column" in str(exc).lower() else "SYNTAX_ERROR"
-            raise QueryFailed(f"{code}: {_first_line(str(exc))}") from None
-        except duckdb.CatalogException as exc:
-            code = "FUNCTION_NOT_FOUND" if "function" in str(exc).lower() else "SYNTAX_ERROR"
-            raise QueryFailed(f"{code}: {_first_line(str(exc))}") from None
-        except duckdb.ParserException as exc:
-            raise QueryFailed(f"SYNTAX_ERROR: {_first_line(str(exc))}") from None
         except duckdb.Error as exc:
-            raise QueryFailed(f"GENERIC_USER_ERROR: {_first_line(str(exc))}") from None
+            raise failure(exc) from None
         names = result_names(connection, sql, described)
         query.columns = [column_info(n, t) for n, t in zip(names, types, strict=False)]
         query.rows = [names] + [[as_text(v, t) for v, t in zip(row, types, strict=False)] for row in fetched]
