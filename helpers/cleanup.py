@@ -28,6 +28,15 @@ whose tags the caller may not read (another participant's, under least privilege
 reported and skipped, and the rest of its service's listing still counts; one failed
 deletion never skips the others; nothing waits forever (see :class:`Patience`).
 
+Lesson 06's Glue database and Athena workgroup: the workgroup is named ``<prefix>-lake`` and
+follows the rule above; the Glue database cannot (Athena wants ``_``, not ``-``, so it is
+``<prefix with _>_lake``, :func:`helpers.names.glue_database`), so its name must be exactly its
+participant's database name, and its tags are the same proof. DeleteDatabase takes the tables and
+their partitions with it ("you no longer have access to the tables ... and the user-defined
+functions in the deleted database", https://docs.aws.amazon.com/glue/latest/webapi/API_DeleteDatabase.html),
+so cleanup deletes only the database. The query results Athena wrote live under ``athena-results/``
+in the series' bucket and go with it.
+
 Usage: ``python -m helpers clean`` (dry run), ``python -m helpers clean --yes``,
 ``--all-participants`` and ``--all-regions`` for an instructor after a workshop.
 """
@@ -48,7 +57,16 @@ from botocore.exceptions import (
 )
 
 from helpers import regions as used_regions
-from helpers.names import SERIES_TAG_KEY, SERIES_TAG_VALUE, belongs_to, series_participant, tags_dict
+from helpers.names import (
+    SERIES_TAG_KEY,
+    SERIES_TAG_VALUE,
+    athena_workgroup,
+    belongs_to,
+    glue_database,
+    glue_database_belongs_to,
+    series_participant,
+    tags_dict,
+)
 from helpers.settings import Settings
 
 BUCKET = "s3 bucket"
@@ -56,11 +74,23 @@ TABLE = "dynamodb table"
 DB_INSTANCE = "rds db instance"
 SECRET = "rds master secret"  # noqa: S105 - a resource type label, not a secret
 SECURITY_GROUP = "security group"
+GLUE_DATABASE = "glue database"
+WORKGROUP = "athena workgroup"
 
-# Whether the resource costs money while it exists on real AWS (Free Tier aside).
-BILLABLE = {BUCKET: True, TABLE: True, DB_INSTANCE: True, SECRET: True, SECURITY_GROUP: False}
+# Whether the resource costs money while it exists on real AWS (Free Tier aside). A Glue database
+# and its tables are catalog entries (the first million are free,
+# https://aws.amazon.com/glue/pricing/), and a workgroup costs nothing; Athena bills the queries.
+BILLABLE = {
+    BUCKET: True,
+    TABLE: True,
+    GLUE_DATABASE: False,
+    WORKGROUP: False,
+    DB_INSTANCE: True,
+    SECRET: True,
+    SECURITY_GROUP: False,
+}
 # Listing and deletion order: the DB instance must be gone before its secret and security group.
-ORDER = [BUCKET, TABLE, DB_INSTANCE, SECRET, SECURITY_GROUP]
+ORDER = [BUCKET, TABLE, GLUE_DATABASE, WORKGROUP, DB_INSTANCE, SECRET, SECURITY_GROUP]
 RDS_SECRET_TAG = "aws:rds:primaryDBInstanceArn"  # noqa: S105 - a tag key
 GONE_CODES = {
     "NoSuchBucket",
@@ -68,6 +98,7 @@ GONE_CODES = {
     "DBInstanceNotFound",
     "DBInstanceNotFoundFault",
     "InvalidGroup.NotFound",
+    "EntityNotFoundException",  # Glue: no such database
 }
 # Error codes AWS services use for "slow down"; botocore's standard retry mode already
 # retries these with backoff (https://docs.aws.amazon.com/boto3/latest/guide/retries.html),
@@ -143,12 +174,20 @@ class Clients:
 
         self._factory = factory
         self._made: dict[tuple[str, str], Any] = {}
+        self._account = ""
 
     def __call__(self, service: str, region: str):
         key = (service, region)
         if key not in self._made:
             self._made[key] = self._factory(service, region)
         return self._made[key]
+
+    def account(self, region: str) -> str:
+        """The caller's account id (asked once): an Athena workgroup's ARN, which its tags are
+        read by, holds it, and GetWorkGroup does not return the ARN."""
+        if not self._account:
+            self._account = self("sts", region).get_caller_identity()["Account"]
+        return self._account
 
 
 @dataclass(frozen=True)
@@ -367,6 +406,119 @@ def find_security_groups(ec2, scope: Collection[str] | None, region: str) -> Fou
     return found
 
 
+def _glue_tags(glue, name: str, region: str, account: str) -> dict[str, str]:
+    arn = f"arn:aws:glue:{region}:{account}:database/{name}"
+    return tags_dict([{"Key": k, "Value": v} for k, v in glue.get_tags(ResourceArn=arn).get("Tags", {}).items()])
+
+
+def find_glue_databases(glue, scope: Collection[str] | None, region: str, account: Callable[[], str]) -> Found:
+    """Lesson 06's Glue databases in ``region`` (each with its tables and partitions).
+
+    With a scope, each participant's one database is asked for by name (GetDatabase), so a
+    participant needs no right to list the catalog: GetDatabases is authorised on every database
+    (``database/*``), and the participant policy grants only their own
+    (https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
+    For all participants, the catalog is listed and each ``..._lake`` name checked. Tags are read
+    with GetTags on the database ARN
+    (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-tags.html).
+    """
+    found = Found()
+    if scope is not None:
+        names = []
+        for prefix in sorted(scope):
+            try:
+                names.append(glue.get_database(Name=glue_database(prefix))["Database"]["Name"])
+            except ClientError as exc:
+                if _code(exc) == "EntityNotFoundException":
+                    continue
+                if _code(exc) in DENIED_CODES:
+                    found.problems.append(_unreadable(GLUE_DATABASE, glue_database(prefix), region, exc))
+                    continue
+                raise
+    else:
+        pages = glue.get_paginator("get_databases").paginate()
+        names = [db["Name"] for page in pages for db in page.get("DatabaseList", [])]
+        names = [name for name in names if name.endswith("_lake")]
+    for name in names:
+        try:
+            tags = _glue_tags(glue, name, region, account())
+        except ClientError as exc:
+            if _code(exc) == "EntityNotFoundException":  # deleted meanwhile
+                continue
+            if _code(exc) in DENIED_CODES:
+                found.problems.append(_unreadable(GLUE_DATABASE, name, region, exc))
+                continue
+            raise
+        participant = series_participant(tags, name, scope, owns=glue_database_belongs_to)
+        if participant:
+            found.append(Resource(GLUE_DATABASE, name, participant, region=region))
+    return found
+
+
+def _workgroup_missing(exc: ClientError) -> bool:
+    """Athena answers a workgroup that does not exist with InvalidRequestException, "... is not
+    found" (https://docs.aws.amazon.com/athena/latest/APIReference/API_GetWorkGroup.html)."""
+    return _code(exc) == "InvalidRequestException" and "not found" in _message(exc).lower()
+
+
+def _no_tags_to_read(exc: ClientError) -> bool:
+    """ListTagsForResource found no workgroup, or (moto) no tags: "Athena Resource, ... Does Not
+    Exist". AWS answers an untagged workgroup with an empty list; either way it is not the series'."""
+    message = _message(exc).lower()
+    return _workgroup_missing(exc) or (
+        _code(exc) in {"InvalidRequestException", "ResourceNotFoundException"} and "does not exist" in message
+    )
+
+
+def find_workgroups(athena, scope: Collection[str] | None, region: str, account: Callable[[], str]) -> Found:
+    """Lesson 06's Athena workgroups (``<prefix>-lake``) in ``region``; never ``primary``.
+
+    Like the Glue database, a scoped search asks for each participant's workgroup by name
+    (GetWorkGroup); all participants' are found by listing (ListWorkGroups, pages of at most 50,
+    https://docs.aws.amazon.com/athena/latest/APIReference/API_ListWorkGroups.html). Tags come
+    from ListTagsForResource on the workgroup's ARN.
+    """
+    found = Found()
+    if scope is not None:
+        names = []
+        for prefix in sorted(scope):
+            name = athena_workgroup(prefix)
+            try:
+                if athena.get_work_group(WorkGroup=name).get("WorkGroup"):
+                    names.append(name)
+            except ClientError as exc:
+                if _workgroup_missing(exc):
+                    continue
+                if _code(exc) in DENIED_CODES:
+                    found.problems.append(_unreadable(WORKGROUP, name, region, exc))
+                    continue
+                raise
+    else:
+        names, token = [], None
+        while True:
+            page = athena.list_work_groups(**({"NextToken": token} if token else {}))
+            names += [w["Name"] for w in page.get("WorkGroups", []) if _may_be_ours(w["Name"], None)]
+            token = page.get("NextToken")
+            if not token:
+                break
+        names = [name for name in names if name != "primary"]
+    for name in names:
+        arn = f"arn:aws:athena:{region}:{account()}:workgroup/{name}"
+        try:
+            tags = tags_dict(athena.list_tags_for_resource(ResourceARN=arn).get("Tags"))
+        except ClientError as exc:
+            if _no_tags_to_read(exc):
+                continue
+            if _code(exc) in DENIED_CODES:
+                found.problems.append(_unreadable(WORKGROUP, name, region, exc))
+                continue
+            raise
+        participant = series_participant(tags, name, scope)
+        if participant:
+            found.append(Resource(WORKGROUP, name, participant, arn, region))
+    return found
+
+
 def failure(exc: BaseException, settings: Settings) -> str:
     """One line saying what went wrong and what to do, for a report that goes on."""
     if isinstance(exc, ClientError):
@@ -445,6 +597,16 @@ def find(
             "secrets", region, lambda r=region, dbs=dbs: find_secrets(clients("secretsmanager", r), scope, r, dbs)
         )
         found += listed("security groups", region, lambda r=region: find_security_groups(clients("ec2", r), scope, r))
+        found += listed(
+            "glue databases",
+            region,
+            lambda r=region: find_glue_databases(clients("glue", r), scope, r, lambda: clients.account(r)),
+        )
+        found += listed(
+            "athena workgroups",
+            region,
+            lambda r=region: find_workgroups(clients("athena", r), scope, r, lambda: clients.account(r)),
+        )
     found.sort(key=lambda r: (ORDER.index(r.kind), r.participant, r.region, r.name))
     return Found(found, sorted(searched), problems)
 
@@ -571,6 +733,26 @@ def delete_table(ddb, name: str, settings: Settings) -> None:
     ddb.delete_table(TableName=name)
     delay = 1 if settings.is_local else 5
     ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": delay, "MaxAttempts": 120})
+
+
+def delete_glue_database(glue, name: str) -> None:
+    """DeleteDatabase: its tables, their partitions and versions go with it (Glue removes them in
+    the background; https://docs.aws.amazon.com/glue/latest/webapi/API_DeleteDatabase.html)."""
+    glue.delete_database(Name=name)
+
+
+def delete_workgroup(athena, name: str) -> str | None:
+    """DeleteWorkGroup with RecursiveDeleteOption, which deletes it "even if the workgroup contains
+    any named queries, query executions, or notebooks"
+    (https://docs.aws.amazon.com/athena/latest/APIReference/API_DeleteWorkGroup.html). Its result
+    files are objects in the series' bucket and go with the bucket."""
+    try:
+        athena.delete_work_group(WorkGroup=name, RecursiveDeleteOption=True)
+    except ClientError as exc:
+        if _workgroup_missing(exc):
+            return "it was already gone"
+        raise
+    return None
 
 
 def db_status(rds, name: str) -> str | None:
@@ -766,8 +948,8 @@ def delete_all(
 ) -> list[Resource]:
     """Delete ``resources`` in a safe order; return those that are still there.
 
-    DB instances are asked to go first (RDS takes minutes), then buckets and tables
-    while RDS works, then we wait for the instances, then their secrets and security
+    DB instances are asked to go first (RDS takes minutes), then lesson 06's workgroups and Glue
+    databases, buckets and tables while RDS works, then we wait for the instances, then their secrets and security
     groups, which depend on them.
     """
     clients = clients or Clients(settings)
@@ -776,6 +958,12 @@ def delete_all(
     failed: list[Resource] = []
     started = [db for db in of[DB_INSTANCE] if _try_start_db(clients("rds", db.region), db, settings, log)]
     failed += [db for db in of[DB_INSTANCE] if db not in started]
+    for r in of[WORKGROUP]:
+        if not _attempt(r, lambda r=r: delete_workgroup(clients("athena", r.region), r.name), settings, log):
+            failed.append(r)
+    for r in of[GLUE_DATABASE]:
+        if not _attempt(r, lambda r=r: delete_glue_database(clients("glue", r.region), r.name), settings, log):
+            failed.append(r)
     for r in of[BUCKET]:
         if not _attempt(r, lambda r=r: empty_and_delete_bucket(clients("s3", r.region), r.name), settings, log):
             failed.append(r)

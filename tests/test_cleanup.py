@@ -538,3 +538,104 @@ def test_a_versioned_bucket_of_2500_objects_is_emptied_and_deleted_on_the_emulat
     assert listed == 5_500
     cleanup.empty_and_delete_bucket(s3, name)
     assert name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+# --------------------------------------------------------------------------- lesson 06: Glue and Athena
+
+LAKE_KINDS = {cleanup.GLUE_DATABASE, cleanup.WORKGROUP}
+
+
+def lake_resources(prefix: str, tags: list | None, *, database: str | None = None, workgroup: str | None = None):
+    """Lesson 06's Glue database (with a partitioned table and one partition) and Athena workgroup."""
+    from helpers.names import athena_workgroup, glue_database
+
+    glue, athena = boto3.client("glue"), boto3.client("athena")
+    database = database or glue_database(prefix)
+    glue.create_database(
+        DatabaseInput={"Name": database}, **({"Tags": {t["Key"]: t["Value"] for t in tags}} if tags else {})
+    )
+    columns = [{"Name": "fare", "Type": "double"}]
+    storage = {"Columns": columns, "Location": f"s3://{prefix}-data/trips/"}
+    partition_keys = [{"Name": "year", "Type": "string"}]
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={"Name": "trips", "StorageDescriptor": storage, "PartitionKeys": partition_keys},
+    )
+    glue.create_partition(
+        DatabaseName=database,
+        TableName="trips",
+        PartitionInput={
+            "Values": ["2024"],
+            "StorageDescriptor": {**storage, "Location": storage["Location"] + "year=2024/"},
+        },
+    )
+    workgroup = workgroup or athena_workgroup(prefix)
+    athena.create_work_group(Name=workgroup, **({"Tags": tags} if tags else {}))
+    return database, workgroup
+
+
+def lake_world():
+    """ws-10 and ws-100 (whose names extend ws-10's) with lesson 06's resources, and decoys: a
+    database named like nobody's but tagged as ws-10's, an untagged ``ws-10-`` workgroup, and Athena's
+    own ``primary`` workgroup."""
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    tags = {p: Names(p, account, "us-east-1").tags() for p in ("ws-10", "ws-100")}
+    made = {p: lake_resources(p, tags[p]) for p in ("ws-10", "ws-100")}
+    boto3.client("glue").create_database(
+        DatabaseInput={"Name": "sales_lake"}, Tags={t["Key"]: t["Value"] for t in tags["ws-10"]}
+    )
+    boto3.client("athena").create_work_group(Name="ws-10-adhoc")
+    return made
+
+
+def lake_left() -> tuple[set[str], set[str]]:
+    databases = {d["Name"] for d in boto3.client("glue").get_databases()["DatabaseList"]}
+    workgroups = {w["Name"] for w in boto3.client("athena").list_work_groups()["WorkGroups"]}
+    return databases, workgroups
+
+
+def test_lesson_06s_database_and_workgroup_are_found_for_their_participant_only(aws):
+    made = lake_world()
+    mine = cleanup.find(for_prefix(aws, "ws-10"), log=lambda _: None)
+    assert {(r.kind, r.name) for r in mine} == {
+        (cleanup.GLUE_DATABASE, "ws_10_lake"),
+        (cleanup.WORKGROUP, "ws-10-lake"),
+    }, mine
+    assert mine.complete and {r.participant for r in mine} == {"ws-10"}
+    everyone = cleanup.find(aws, all_participants=True, log=lambda _: None)
+    assert {(r.participant, r.name) for r in everyone} == {
+        (p, name) for p, names in made.items() for name in names
+    }  # never sales_lake, ws-10-adhoc or primary
+    assert not any(r.billable for r in everyone)  # catalog entries and a workgroup cost nothing by themselves
+
+
+def test_clean_deletes_the_database_with_its_tables_and_the_workgroup_and_nothing_else(aws):
+    lake_world()
+    lines: list[str] = []
+    left = cleanup.clean(for_prefix(aws, "ws-10"), yes=True, log=lines.append)
+    assert left == [] and left.complete, lines
+    assert "Nothing of the series is left." in "\n".join(lines)
+    databases, workgroups = lake_left()
+    assert databases == {"ws_100_lake", "sales_lake"}
+    assert workgroups >= {"ws-100-lake", "ws-10-adhoc", "primary"} and "ws-10-lake" not in workgroups
+    glue = boto3.client("glue")
+    with pytest.raises(glue.exceptions.EntityNotFoundException):  # the table went with its database
+        glue.get_table(DatabaseName="ws_10_lake", Name="trips")
+    assert glue.get_partitions(DatabaseName="ws_100_lake", TableName="trips")["Partitions"]
+    assert cleanup.clean(for_prefix(aws, "ws-10"), yes=True, log=lambda _: None) == []  # nothing the second time
+
+
+def test_an_untagged_database_with_a_participants_name_is_never_touched(aws):
+    """The name alone proves nothing: a ``ws_10_lake`` made by hand, without the series' tags, stays."""
+    lake_resources("ws-10", None)
+    assert cleanup.find(for_prefix(aws, "ws-10"), log=lambda _: None) == []
+    assert cleanup.clean(aws, yes=True, all_participants=True, log=lambda _: None) == []
+    databases, workgroups = lake_left()
+    assert "ws_10_lake" in databases and "ws-10-lake" in workgroups
+
+
+def test_a_participant_without_lesson_06_sees_no_change(aws):
+    """Before lesson 06 (or after its cleanup) the listing is what it always was."""
+    lines: list[str] = []
+    assert cleanup.clean(for_prefix(aws, "ws-10"), log=lines.append) == []
+    assert "Nothing of the series was found." in "\n".join(lines)

@@ -20,7 +20,7 @@ import pytest
 from botocore.stub import Stubber
 
 from helpers import cleanup, regions
-from helpers.names import PARTICIPANT_TAG_KEY, SERIES_TAG_KEY, SERIES_TAG_VALUE
+from helpers.names import PARTICIPANT_TAG_KEY, SERIES_TAG_KEY, SERIES_TAG_VALUE, athena_workgroup, glue_database
 from helpers.settings import Settings
 
 REGION = "us-east-1"
@@ -46,6 +46,7 @@ class Stubs:
         self.clients: dict[tuple[str, str], object] = {}
         self.stubbers: dict[tuple[str, str], Stubber] = {}
         self.made: list[tuple[str, str]] = []
+        self.account_answered = False  # cleanup asks STS for the account once per Clients
 
     def factory(self, service: str, region: str):
         self.made.append((service, region))
@@ -104,6 +105,10 @@ def names(region: str = REGION, prefix: str = PREFIX) -> SimpleNamespace:
         secret_arn=f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-AbCdEf",
         group=f"{prefix}-postgres-sg",
         group_id=f"sg-0{digits}abcdef0",
+        database=glue_database(prefix),
+        database_arn=f"arn:aws:glue:{region}:{ACCOUNT}:database/{glue_database(prefix)}",
+        workgroup=athena_workgroup(prefix),
+        workgroup_arn=f"arn:aws:athena:{region}:{ACCOUNT}:workgroup/{athena_workgroup(prefix)}",
     )
 
 
@@ -164,6 +169,38 @@ def expect_groups(stubs: Stubs, region: str = REGION, *, present: bool = True) -
     stubs("ec2", region).add_response("describe_security_groups", {"SecurityGroups": groups}, {"Filters": filters})
 
 
+def expect_account(stubs: Stubs, region: str = REGION) -> None:
+    if not stubs.account_answered:
+        identity = {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/learner", "UserId": "AIDAEXAMPLE"}
+        stubs("sts", region).add_response("get_caller_identity", identity, {})
+        stubs.account_answered = True
+
+
+def expect_lake(stubs: Stubs, region: str = REGION, *, present: bool = False, prefix: str = PREFIX) -> None:
+    """Lesson 06's Glue database and Athena workgroup, each asked for by its participant's name.
+
+    Glue answers a missing database with EntityNotFoundException
+    (https://docs.aws.amazon.com/glue/latest/webapi/API_GetDatabase.html), Athena a missing workgroup
+    with InvalidRequestException (https://docs.aws.amazon.com/athena/latest/APIReference/API_GetWorkGroup.html).
+    """
+    n = names(region, prefix)
+    glue, athena = stubs("glue", region), stubs("athena", region)
+    if present:
+        glue.add_response("get_database", {"Database": {"Name": n.database}}, {"Name": n.database})
+        expect_account(stubs, region)
+        glue_tags = {t["Key"]: t["Value"] for t in tags_of(prefix)}
+        glue.add_response("get_tags", {"Tags": glue_tags}, {"ResourceArn": n.database_arn})
+        athena.add_response(
+            "get_work_group", {"WorkGroup": {"Name": n.workgroup, "State": "ENABLED"}}, {"WorkGroup": n.workgroup}
+        )
+        athena.add_response("list_tags_for_resource", {"Tags": tags_of(prefix)}, {"ResourceARN": n.workgroup_arn})
+    else:
+        missing = f"Database {n.database} not found."
+        error(glue, "get_database", "EntityNotFoundException", missing, 400, {"Name": n.database})
+        gone = f"WorkGroup {n.workgroup} is not found."
+        error(athena, "get_work_group", "InvalidRequestException", gone, 400, {"WorkGroup": n.workgroup})
+
+
 def expect_find(
     stubs: Stubs,
     region: str = REGION,
@@ -171,8 +208,10 @@ def expect_find(
     present: bool = True,
     skip: tuple[str, ...] = (),
     db_status: str = "available",
+    lake: bool = False,
 ) -> None:
-    """One listing of every service in ``region``; ``skip`` leaves some to the test.
+    """One listing of every service in ``region``; ``skip`` leaves some to the test; ``lake``:
+    lesson 06's database and workgroup exist.
 
     Each service has its own client and stubber, so only the order within one service matters.
     """
@@ -186,6 +225,8 @@ def expect_find(
             expect(stubs, region, present=present)
     if "rds" not in skip:
         expect_dbs(stubs, region, present=present, status=db_status)
+    if "lake" not in skip:
+        expect_lake(stubs, region, present=present and lake)
 
 
 def resources(region: str = REGION) -> dict[str, cleanup.Resource]:
@@ -196,7 +237,16 @@ def resources(region: str = REGION) -> dict[str, cleanup.Resource]:
         "db": cleanup.Resource(cleanup.DB_INSTANCE, n.db, PREFIX, n.db_arn, region, n.secret_arn),
         "secret": cleanup.Resource(cleanup.SECRET, n.secret, PREFIX, n.secret_arn, region, n.db_arn),
         "group": cleanup.Resource(cleanup.SECURITY_GROUP, n.group, PREFIX, n.group_id, region),
+        "database": cleanup.Resource(cleanup.GLUE_DATABASE, n.database, PREFIX, region=region),
+        "workgroup": cleanup.Resource(cleanup.WORKGROUP, n.workgroup, PREFIX, n.workgroup_arn, region),
     }
+
+
+def expect_lake_deleted(stubs: Stubs, region: str = REGION) -> None:
+    n = names(region)
+    recursive = {"WorkGroup": n.workgroup, "RecursiveDeleteOption": True}
+    stubs("athena", region).add_response("delete_work_group", {}, recursive)
+    stubs("glue", region).add_response("delete_database", {}, {"Name": n.database})
 
 
 def expect_bucket_deleted(stubs: Stubs, region: str = REGION) -> None:
@@ -267,8 +317,9 @@ def failed_lines(lines: list[str]) -> list[str]:
 
 
 def test_clean_deletes_everything_in_order_with_the_calls_aws_expects(stubs, settings):
-    expect_find(stubs)
+    expect_find(stubs, lake=True)
     expect_db_deletion_started(stubs)
+    expect_lake_deleted(stubs)
     expect_bucket_deleted(stubs)
     expect_table_deleted(stubs)
     expect_db_status(stubs, None)
@@ -281,6 +332,8 @@ def test_clean_deletes_everything_in_order_with_the_calls_aws_expects(stubs, set
     )
     assert left == [] and left.complete
     assert failed_lines(lines) == []
+    deleted = [line.split()[1:3] for line in lines if line.startswith("deleted")]
+    assert ["athena", "workgroup"] in deleted and ["glue", "database"] in deleted
     assert "Searched regions: us-east-1" in lines[-1]
     stubs.assert_no_pending_responses()
 
@@ -573,6 +626,7 @@ def test_one_failed_deletion_never_skips_the_others(stubs, settings):
     r = resources()
     error(stubs("s3"), "list_multipart_uploads", "AccessDenied", "Access Denied", 403, {"Bucket": r["bucket"].name})
     expect_db_deletion_started(stubs)
+    expect_lake_deleted(stubs)
     expect_table_deleted(stubs)
     expect_db_status(stubs, None)
     expect_secret_gone(stubs)
@@ -641,7 +695,8 @@ def test_clients_are_built_once_per_service_and_region(stubs, settings):
     clients = clients_of(stubs, settings)
     for _ in range(2):
         cleanup.find(settings, log=lambda _: None, regions=[REGION], clients=clients)
-    assert sorted(stubs.made) == sorted({(s, REGION) for s in ("s3", "dynamodb", "rds", "secretsmanager", "ec2")})
+    services = ("s3", "dynamodb", "rds", "secretsmanager", "ec2", "glue", "athena")
+    assert sorted(stubs.made) == sorted({(s, REGION) for s in services})
     stubs.assert_no_pending_responses()
 
 
@@ -718,6 +773,7 @@ def expect_pair_listing(stubs: Stubs, mine: str, other: str, *, mine_present: bo
         groups.append({"GroupName": a.group, "GroupId": a.group_id, "Tags": tags_of(mine)})
     filters = [{"Name": f"tag:{SERIES_TAG_KEY}", "Values": [SERIES_TAG_VALUE]}]
     stubs("ec2").add_response("describe_security_groups", {"SecurityGroups": groups}, {"Filters": filters})
+    expect_lake(stubs, present=mine_present, prefix=mine)  # by its exact name: ws_100_lake is never asked about
 
 
 def test_ws_10_never_reads_the_tags_of_ws_100s_resources(stubs, tmp_path):
@@ -735,8 +791,10 @@ def test_ws_10_never_reads_the_tags_of_ws_100s_resources(stubs, tmp_path):
         cleanup.DB_INSTANCE,
         cleanup.SECRET,
         cleanup.SECURITY_GROUP,
+        cleanup.GLUE_DATABASE,
+        cleanup.WORKGROUP,
     }
-    assert not any("ws-100" in r.name for r in found)
+    assert not any("ws-100" in r.name or "ws_100" in r.name for r in found)
     stubs.assert_no_pending_responses()
 
 
@@ -761,6 +819,9 @@ def test_ws_10_clean_yes_deletes_its_own_and_nothing_of_ws_100(stubs, tmp_path):
         stubs("secretsmanager"), "describe_secret", "ResourceNotFoundException", "gone", 400, {"SecretId": a.secret_arn}
     )
     stubs("ec2").add_response("delete_security_group", {}, {"GroupId": a.group_id})
+    recursive = {"WorkGroup": a.workgroup, "RecursiveDeleteOption": True}
+    stubs("athena").add_response("delete_work_group", {}, recursive)
+    stubs("glue").add_response("delete_database", {}, {"Name": a.database})
     expect_pair_listing(stubs, "ws-10", "ws-100", mine_present=False)
     lines: list[str] = []
     left = cleanup.clean(
@@ -768,7 +829,7 @@ def test_ws_10_clean_yes_deletes_its_own_and_nothing_of_ws_100(stubs, tmp_path):
     )
     assert left == [] and left.complete, lines
     deleted = [line for line in lines if line.startswith("deleted")]
-    assert len(deleted) == 5 and not any("ws-100" in line for line in deleted)
+    assert len(deleted) == 7 and not any("ws-100" in line or "ws_100" in line for line in deleted)
     stubs.assert_no_pending_responses()  # and no call named a resource of ws-100: none was stubbed
 
 
@@ -803,6 +864,8 @@ def test_a_table_that_may_not_be_described_is_reported_and_the_callers_own_is_st
     ]:
         for _ in range(2):
             stubs(service).add_response(method, answer)
+    for _ in range(2):
+        expect_lake(stubs, prefix="ws-10")
     lines: list[str] = []
     left = cleanup.clean(
         settings, yes=True, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings), patience=FAST
@@ -847,4 +910,83 @@ def test_a_refused_bucket_or_instance_or_secret_skips_only_itself(stubs, setting
         (n.secret_arn, "DescribeSecret"),
     ]:
         assert any(name in p and operation in p for p in found.problems), (name, found.problems)
+    stubs.assert_no_pending_responses()
+
+
+# --------------------------------------------------------------------------- lesson 06: Glue and Athena
+
+
+def test_a_refused_glue_database_is_reported_and_the_rest_still_listed(stubs, settings):
+    """GetDatabase refused (an identity without the lesson 06 statements): reported, the listing
+    incomplete, and the workgroup and every other service still listed."""
+    n = names()
+    expect_find(stubs, skip=("lake",))
+    error(stubs("glue"), "get_database", *DENIED, {"Name": n.database})
+    gone = f"WorkGroup {n.workgroup} is not found."
+    error(stubs("athena"), "get_work_group", "InvalidRequestException", gone, 400, {"WorkGroup": n.workgroup})
+    lines: list[str] = []
+    found = cleanup.find(settings, log=lines.append, regions=[REGION], clients=clients_of(stubs, settings))
+    assert len(found) == 5 and not found.complete
+    [problem] = found.problems
+    assert n.database in problem and "GetDatabase" in problem
+    stubs.assert_no_pending_responses()
+
+
+def test_a_workgroup_gone_before_its_deletion_is_not_a_failure(stubs, settings):
+    r = resources()
+    recursive = {"WorkGroup": r["workgroup"].name, "RecursiveDeleteOption": True}
+    gone = f"WorkGroup {r['workgroup'].name} is not found."
+    error(stubs("athena"), "delete_work_group", "InvalidRequestException", gone, 400, recursive)
+    error(
+        stubs("glue"),
+        "delete_database",
+        "EntityNotFoundException",
+        "Database not found.",
+        400,
+        {"Name": r["database"].name},
+    )
+    lines: list[str] = []
+    failed = cleanup.delete_all(
+        [r["workgroup"], r["database"]], settings, lines.append, clients=clients_of(stubs, settings), patience=FAST
+    )
+    assert failed == [] and failed_lines(lines) == []
+    assert f"already gone  {r['database'].label}" in lines
+    stubs.assert_no_pending_responses()
+
+
+def test_an_instructor_lists_the_catalog_and_keeps_only_databases_named_for_their_tag(stubs, settings):
+    """All participants: GetDatabases and ListWorkGroups (paged), tags read only of ``*_lake``
+    databases and non-primary workgroups; ``sales_lake`` carries ws-10's tags under a name that is
+    nobody's database, and ``ws-10-adhoc`` has no tags: neither is the series'."""
+    a, b = names(prefix="ws-10"), names(prefix="ws-100")
+    expect_find(stubs, skip=("lake",), present=False)
+    glue, athena = stubs("glue"), stubs("athena")
+    first = {"DatabaseList": [{"Name": "default"}, {"Name": a.database}], "NextToken": "page-2"}
+    glue.add_response("get_databases", first, {})
+    glue.add_response(
+        "get_databases", {"DatabaseList": [{"Name": "sales_lake"}, {"Name": b.database}]}, {"NextToken": "page-2"}
+    )
+    expect_account(stubs)
+    as_glue = {p: {t["Key"]: t["Value"] for t in tags_of(p)} for p in ("ws-10", "ws-100")}
+    glue.add_response("get_tags", {"Tags": as_glue["ws-10"]}, {"ResourceArn": a.database_arn})
+    sales = f"arn:aws:glue:{REGION}:{ACCOUNT}:database/sales_lake"
+    glue.add_response("get_tags", {"Tags": as_glue["ws-10"]}, {"ResourceArn": sales})
+    glue.add_response("get_tags", {"Tags": as_glue["ws-100"]}, {"ResourceArn": b.database_arn})
+    groups = [{"Name": "primary"}, {"Name": a.workgroup}, {"Name": "ws-10-adhoc"}]
+    athena.add_response("list_work_groups", {"WorkGroups": groups, "NextToken": "more"}, {})
+    athena.add_response("list_work_groups", {"WorkGroups": [{"Name": b.workgroup}]}, {"NextToken": "more"})
+    athena.add_response("list_tags_for_resource", {"Tags": tags_of("ws-10")}, {"ResourceARN": a.workgroup_arn})
+    adhoc = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/ws-10-adhoc"
+    athena.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceARN": adhoc})
+    athena.add_response("list_tags_for_resource", {"Tags": tags_of("ws-100")}, {"ResourceARN": b.workgroup_arn})
+    found = cleanup.find(
+        settings, all_participants=True, log=lambda _: None, regions=[REGION], clients=clients_of(stubs, settings)
+    )
+    assert found.complete
+    assert {(r.kind, r.name, r.participant) for r in found} == {
+        (cleanup.GLUE_DATABASE, a.database, "ws-10"),
+        (cleanup.GLUE_DATABASE, b.database, "ws-100"),
+        (cleanup.WORKGROUP, a.workgroup, "ws-10"),
+        (cleanup.WORKGROUP, b.workgroup, "ws-100"),
+    }
     stubs.assert_no_pending_responses()

@@ -254,3 +254,128 @@ def test_a_user_without_the_participant_tag_gets_no_prefix_at_all(enforced):
     s3 = as_key(enforced["keys"]["ws-03"], enforced["url"], "s3")
     assert error_code(lambda: s3.create_bucket(Bucket=Names("ws-03", ACCOUNT, REGION).bucket)) in REFUSED
     assert error_code(lambda: s3.list_buckets()) is None  # the statements on "*" still apply
+
+
+# --------------------------------------------------------------------------- lesson 06: Glue and Athena
+
+
+def lake_calls(keys: tuple[str, str], url: str, prefix: str):
+    """Lesson 06's calls for ``prefix``, as ``keys`` makes them: (name, call) pairs."""
+    from helpers.names import athena_workgroup, glue_database
+
+    glue, athena = as_key(keys, url, "glue"), as_key(keys, url, "athena")
+    database, workgroup = glue_database(prefix), athena_workgroup(prefix)
+    tags = [SERIES, {"Key": "participant", "Value": prefix}]
+    storage = {"Columns": [{"Name": "fare", "Type": "double"}], "Location": f"s3://{prefix}-x-data/trips/"}
+    table = {"Name": "trips", "StorageDescriptor": storage, "PartitionKeys": [{"Name": "year", "Type": "string"}]}
+    partition = {"Values": ["2024"], "StorageDescriptor": storage}
+    output = {"OutputLocation": f"s3://{Names(prefix, ACCOUNT, REGION).bucket}/athena-results/"}
+    return {
+        "create database": lambda: glue.create_database(
+            DatabaseInput={"Name": database}, Tags={t["Key"]: t["Value"] for t in tags}
+        ),
+        "read its tags": lambda: glue.get_tags(ResourceArn=f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}"),
+        "create table": lambda: glue.create_table(DatabaseName=database, TableInput=table),
+        "add a partition": lambda: glue.batch_create_partition(
+            DatabaseName=database, TableName="trips", PartitionInputList=[partition]
+        ),
+        "read the table": lambda: glue.get_table(DatabaseName=database, Name="trips"),
+        "list partitions": lambda: glue.get_partitions(DatabaseName=database, TableName="trips"),
+        "create workgroup": lambda: athena.create_work_group(Name=workgroup, Tags=tags),
+        "start a query": lambda: athena.start_query_execution(
+            QueryString="SELECT 1",
+            QueryExecutionContext={"Database": database},
+            ResultConfiguration=output,
+            WorkGroup=workgroup,
+        ),
+    }
+
+
+def finished(athena, query: str) -> str:
+    """Wait (at most a minute) for the emulator's engine to end a query, so none is left running."""
+    import time
+
+    for _ in range(240):
+        state = athena.get_query_execution(QueryExecutionId=query)["QueryExecution"]["Status"]["State"]
+        if state in {"SUCCEEDED", "FAILED", "CANCELLED"}:
+            return state
+        time.sleep(0.25)
+    raise AssertionError(f"query {query} still {state}")
+
+
+def test_a_participant_runs_lesson_06s_calls_on_their_own_database_and_workgroup(enforced):
+    """Glue by the ``glue_database`` tag the kit puts on the user (``ws_01_lake``), Athena by the
+    ``<prefix>-lake`` workgroup; Athena's default database stays readable, as Athena requires."""
+    url, keys = enforced["url"], enforced["keys"]["ws-01"]
+    assert error_code(lambda: as_key(keys, url, "s3").create_bucket(Bucket=Names("ws-01", ACCOUNT, REGION).bucket)) in (
+        None,
+        "BucketAlreadyOwnedByYou",
+    )
+    results = {}
+    for name, call in lake_calls(keys, url, "ws-01").items():
+        results[name] = call()
+    athena, glue = as_key(keys, url, "athena"), as_key(keys, url, "glue")
+    query = results["start a query"]["QueryExecutionId"]
+    assert finished(athena, query) == "SUCCEEDED"
+    assert error_code(lambda: athena.get_query_results(QueryExecutionId=query)) is None
+    switch(url, False)
+    admin(url, "glue").create_database(DatabaseInput={"Name": "default"})
+    switch(url, True)
+    assert error_code(lambda: glue.get_database(Name="default")) is None
+    assert error_code(lambda: athena.delete_work_group(WorkGroup="ws-01-lake", RecursiveDeleteOption=True)) is None
+    assert error_code(lambda: glue.delete_database(Name="ws_01_lake")) is None
+
+
+def test_a_participant_is_refused_on_another_participants_database_workgroup_and_queries(enforced):
+    url = enforced["url"]
+    switch(url, False)
+    s3 = admin(url, "s3")
+    for prefix in ("ws-01", "ws-02"):
+        if error_code(lambda p=prefix: s3.create_bucket(Bucket=Names(p, ACCOUNT, REGION).bucket)) not in (
+            None,
+            "BucketAlreadyOwnedByYou",
+        ):
+            raise AssertionError(prefix)
+    switch(url, True)
+    theirs = lake_calls(enforced["keys"]["ws-02"], url, "ws-02")
+    for name, call in theirs.items():
+        assert error_code(call) is None, name
+    their_query = theirs["start a query"]()["QueryExecutionId"]
+    finished(as_key(enforced["keys"]["ws-02"], url, "athena"), their_query)
+    keys = enforced["keys"]["ws-01"]
+    glue, athena = as_key(keys, url, "glue"), as_key(keys, url, "athena")
+    # Every one of ws-02's calls, made by ws-01 on ws-02's names, is refused.
+    for name, call in lake_calls(keys, url, "ws-02").items():
+        assert error_code(call) in REFUSED, name
+    refused = {
+        "their database": lambda: glue.get_database(Name="ws_02_lake"),
+        "drop their database": lambda: glue.delete_database(Name="ws_02_lake"),
+        "their workgroup": lambda: athena.get_work_group(WorkGroup="ws-02-lake"),
+        "delete their workgroup": lambda: athena.delete_work_group(WorkGroup="ws-02-lake", RecursiveDeleteOption=True),
+        "their query": lambda: athena.get_query_execution(QueryExecutionId=their_query),
+        "their results": lambda: athena.get_query_results(QueryExecutionId=their_query),
+        "the shared primary workgroup": lambda: athena.start_query_execution(
+            QueryString="SELECT 1",
+            ResultConfiguration={"OutputLocation": f"s3://{Names('ws-01', ACCOUNT, REGION).bucket}/athena-results/"},
+        ),
+        "another database": lambda: glue.create_database(DatabaseInput={"Name": "analytics"}),
+    }
+    for name, call in refused.items():
+        assert error_code(call) in REFUSED, name
+    # Their own workgroup, but ws-02's database as context or ws-02's bucket for the results: refused.
+    mine = lake_calls(keys, url, "ws-01")
+    mine["create workgroup"]()
+    for context, bucket in (("ws_02_lake", "ws-01"), ("ws_01_lake", "ws-02")):
+        start = {
+            "QueryString": "SELECT 1",
+            "QueryExecutionContext": {"Database": context},
+            "ResultConfiguration": {"OutputLocation": f"s3://{Names(bucket, ACCOUNT, REGION).bucket}/athena-results/"},
+            "WorkGroup": "ws-01-lake",
+        }
+        assert error_code(lambda s=start: athena.start_query_execution(**s)) in REFUSED, (context, bucket)
+
+
+def test_without_the_glue_database_tag_a_user_gets_no_database(enforced):
+    """The old-design user has a participant tag but no ``glue_database`` tag: no database at all."""
+    glue = as_key(enforced["keys"]["old-design"], enforced["url"], "glue")
+    assert error_code(lambda: glue.create_database(DatabaseInput={"Name": "ws_01_lake"})) in REFUSED

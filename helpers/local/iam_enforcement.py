@@ -24,6 +24,19 @@ name), as AWS does; a variable with no value makes its Resource entry or conditi
 nothing, so the statement does not apply
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
 
+Lesson 06's Glue and Athena calls are authorised as their documents say. A Glue Data Catalog call
+needs its action on the catalog and on every resource above the one it names: a table's database,
+and for a DROP (DeleteDatabase) every table and user-defined function below it
+(https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html, ARNs as in
+https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html); tagging a database
+also needs glue:GetDatabase on it (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-tags.html).
+An Athena call is authorised on the workgroup it runs in (``primary`` when none is named), a query's
+calls on the workgroup of that query
+(https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html); StartQueryExecution also
+needs, as the caller, the Glue database it names and S3 write access to its output location, which
+Athena uses with the caller's credentials (the query-results statement of AmazonAthenaFullAccess,
+https://docs.aws.amazon.com/athena/latest/ug/managed-policies.html).
+
 Off unless the emulator starts with ``TUTORIAL_AWS_IAM=enforce``, or is switched at run time
 through ``POST /moto-api/tutorial/iam`` ``{"enforce": true}``: the instructor's rehearsal
 (tests/test_workshop_rehearsal.py) creates the participants with enforcement off, then turns it on.
@@ -245,6 +258,76 @@ def _principal_values(access_key: Any) -> dict[str, str]:
     return found
 
 
+def _glue(action: str, params: dict[str, Any], arn) -> list[Context]:
+    """A Glue Data Catalog call as the (action, ARN) pairs AWS authorises: the catalog, the database,
+    the table (or all of a database's tables and functions for DeleteDatabase, all its tables for a
+    listing of them); see the module docstring for the documents."""
+    full = f"glue:{action}"
+    catalog = arn("glue", "catalog")
+    if action in {"GetTags", "TagResource", "UntagResource"}:
+        target = str(params.get("ResourceArn", ""))
+        found: list[Context] = [(full, target, {})]
+        if ":database/" in target:  # tagging a database also needs GetDatabase on it
+            found += [("glue:GetDatabase", catalog, {}), ("glue:GetDatabase", target, {})]
+        return found
+    if action == "GetDatabases":
+        return [(full, catalog, {}), (full, arn("glue", "database/*"), {})]
+    database = str(
+        params.get("DatabaseName") or params.get("Name") or (params.get("DatabaseInput") or {}).get("Name", "")
+    )
+    if action.endswith("Database") and "DatabaseName" not in params:
+        found = [(full, catalog, {}), (full, arn("glue", f"database/{database}"), {})]
+        if action == "CreateDatabase" and params.get("Tags"):
+            found.append(("glue:TagResource", arn("glue", f"database/{database}"), {}))
+        if action == "DeleteDatabase":
+            found += [(full, arn("glue", f"{kind}/{database}/*"), {}) for kind in ("table", "userDefinedFunction")]
+        return found
+    table = str(params.get("TableName") or params.get("Name") or (params.get("TableInput") or {}).get("Name", ""))
+    if action == "GetTables":
+        table = "*"
+    return [
+        (full, catalog, {}),
+        (full, arn("glue", f"database/{database}"), {}),
+        (full, arn("glue", f"table/{database}/{table}"), {}),
+    ]
+
+
+def _athena(request, action: str, params: dict[str, Any], arn) -> list[Context]:
+    """An Athena call on its workgroup; StartQueryExecution with what Athena then does as the caller
+    (the Glue database named, the output location written)."""
+    from moto.athena.models import athena_backends
+
+    full = f"athena:{action}"
+    if action in {"ListWorkGroups", "ListDataCatalogs", "ListEngineVersions"}:
+        return [(full, "*", {})]
+    if action in {"TagResource", "UntagResource", "ListTagsForResource"}:
+        return [(full, str(params.get("ResourceARN", "")), {})]
+    if "QueryExecutionId" in params:
+        backend = athena_backends[request.account_id][request._region]
+        execution = backend.executions.get(str(params["QueryExecutionId"]))
+        if execution is None:
+            workgroup = "*"  # an unknown query: no workgroup's statement allows it
+        else:
+            workgroup = getattr(execution.workgroup, "name", None) or "primary"
+    else:
+        workgroup = str(params.get("Name") or params.get("WorkGroup") or "primary")
+    found: list[Context] = [(full, arn("athena", f"workgroup/{workgroup}"), {})]
+    if action == "CreateWorkGroup" and params.get("Tags"):
+        found.append(("athena:TagResource", arn("athena", f"workgroup/{workgroup}"), {}))
+    if action == "StartQueryExecution":
+        database = (params.get("QueryExecutionContext") or {}).get("Database")
+        if database:
+            found += [("glue:GetDatabase", arn("glue", rest), {}) for rest in ("catalog", f"database/{database}")]
+        output = (params.get("ResultConfiguration") or {}).get("OutputLocation", "")
+        if output.startswith("s3://"):
+            bucket, _, key = output[len("s3://") :].partition("/")
+            found += [
+                ("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}", {}),
+                ("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", {}),
+            ]
+    return found
+
+
 def contexts(request, resource: str) -> list[Context]:
     """What AWS would authorise for this request."""
     from moto.ec2.models import ec2_backends
@@ -308,6 +391,10 @@ def contexts(request, resource: str) -> list[Context]:
         tags = {t["Key"]: t["Value"] for t in (secret.tags or [])} if secret else {}
         values = {f"{p}:ResourceTag/{k}": v for k, v in tags.items() for p in ("aws", "secretsmanager")}
         return [(request._action, target, values)]
+    if service == "glue":
+        return _glue(action, params, arn)
+    if service == "athena":
+        return _athena(request, action, params, arn)
     if service == "iam" and action == "CreateServiceLinkedRole":
         return [
             (

@@ -4,10 +4,13 @@ A workshop is thirty people on one AWS account. Each participant gets an IAM use
 their prefix and tagged ``participant=<prefix>``, a member of one IAM group that holds one
 customer-managed policy: the participant policy (policies/participant-policy.json), rendered
 for the workshop's region and account, which grants ``${aws:PrincipalTag/participant}-*``, so
-each user gets their own prefix's resources from the same document. A personal ``.env`` holds
-the participant's access key; a one-page handout says how to start. ``prepare`` starts the slow
-resources (lesson 02's DB instance and security group) before the room sits down, so lesson 02
-finds them ready and reuses them; ``status`` is the room at a glance; ``sweep`` deletes
+each user gets their own prefix's resources from the same document. Lesson 06's Glue database
+cannot be named ``<prefix>-...`` (Athena wants ``_``, and a policy variable cannot turn ``-``
+into ``_``), so each user also carries the tag ``glue_database=<prefix with _>_lake``, and the
+policy grants ``database/${aws:PrincipalTag/glue_database}``: that database and its tables. A
+personal ``.env`` holds the participant's access key; a one-page handout says how to start.
+``prepare`` starts the slow resources (lesson 02's DB instance and security group) before the
+room sits down, so lesson 02 finds them ready and reuses them; ``status`` is the room at a glance; ``sweep`` deletes
 everything of the series in every region the workshop used, then the users (with whatever is
 attached to them), the group and the policy, and proves that nothing is left.
 
@@ -35,7 +38,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from helpers.errors import TutorialError
-from helpers.names import PARTICIPANT_TAG_KEY, SERIES_TAG_KEY, SERIES_TAG_VALUE, Names
+from helpers.names import PARTICIPANT_TAG_KEY, SERIES_TAG_KEY, SERIES_TAG_VALUE, Names, glue_database
 from helpers.settings import REPO_ROOT, Settings, validate_prefix
 
 POLICY_TEMPLATE = REPO_ROOT / "policies" / "participant-policy.json"
@@ -45,6 +48,11 @@ IAM_PATH = "/aws-storage-for-data-science/"  # the workshop's group and policy l
 WORKSHOP_TAG_KEY = "workshop"
 # The policy's word for "this caller's prefix": the tag every participant's IAM user carries.
 PRINCIPAL_PREFIX = "${aws:PrincipalTag/" + PARTICIPANT_TAG_KEY + "}"
+# Lesson 06's Glue database, by the tag every participant's IAM user carries beside ``participant``:
+# IAM fills policy variables with values as they are, so ``${aws:PrincipalTag/participant}`` can give
+# ``ws-07-*`` but never ``ws_07_lake`` (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
+GLUE_DATABASE_TAG_KEY = "glue_database"
+PRINCIPAL_DATABASE = "${aws:PrincipalTag/" + GLUE_DATABASE_TAG_KEY + "}"
 _IAM_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 
 # Lesson 02's DB instance, exactly as the lesson creates it (a test compares the two), so that
@@ -118,6 +126,7 @@ def render_policy(prefix: str | None, region: str, account_id: str, template: Pa
     values = {"${Region}": region, "${Account}": account_id}
     if prefix is not None:
         values[PRINCIPAL_PREFIX] = validate_prefix(prefix)
+        values[PRINCIPAL_DATABASE] = glue_database(prefix)
     text = _fill(template.read_text(encoding="utf-8"), values)
     left = re.findall(r"\$\{\w+\}", text)
     if left:
@@ -134,7 +143,7 @@ def policy_actions(policy: dict) -> list[str]:
     return sorted(found)
 
 
-ACRONYMS = {"rds": "RDS", "kms": "KMS", "vpc": "VPC", "ec2": "EC2", "s3": "S3"}
+ACRONYMS = {"rds": "RDS", "kms": "KMS", "vpc": "VPC", "ec2": "EC2", "s3": "S3", "athena": "Athena", "glue": "Glue"}
 
 
 def _words(sid: str) -> str:
@@ -149,7 +158,12 @@ def policy_summary(template: Path = POLICY_TEMPLATE) -> str:
     policy = json.loads(
         _fill(
             template.read_text(encoding="utf-8"),
-            {"${Region}": "REGION", "${Account}": "ACCOUNT", PRINCIPAL_PREFIX: "PREFIX"},
+            {
+                "${Region}": "REGION",
+                "${Account}": "ACCOUNT",
+                PRINCIPAL_PREFIX: "PREFIX",
+                PRINCIPAL_DATABASE: "PREFIX_lake",
+            },
         )
     )
     lines = []
@@ -165,6 +179,7 @@ def policy_summary(template: Path = POLICY_TEMPLATE) -> str:
         ]
         condition = f"; only if {' and '.join(conditions)}" if conditions else ""
         lines.append(f"- {_words(statement['Sid'])}: {named} on {on}{condition}")
+    lines.append("(`PREFIX_lake`: your prefix with `_` for `-`, e.g. `ws_07_lake` for `ws-07`.)")
     return "\n".join(lines)
 
 
@@ -236,8 +251,14 @@ def _require(settings: Settings) -> Workshop:
 
 
 def _tags(workshop_id: str, prefix: str | None = None) -> list[dict[str, str]]:
+    """A workshop resource's tags; a participant's user also gets the two the policy reads."""
     tags = [{"Key": SERIES_TAG_KEY, "Value": SERIES_TAG_VALUE}, {"Key": WORKSHOP_TAG_KEY, "Value": workshop_id}]
-    return tags + ([{"Key": PARTICIPANT_TAG_KEY, "Value": prefix}] if prefix else [])
+    if not prefix:
+        return tags
+    return tags + [
+        {"Key": PARTICIPANT_TAG_KEY, "Value": prefix},
+        {"Key": GLUE_DATABASE_TAG_KEY, "Value": glue_database(prefix)},
+    ]
 
 
 def _reason(exc: BaseException) -> str:
@@ -381,7 +402,10 @@ def create(
     )
     for prefix in participants:
         state = "exists, kept" if existing[prefix] is not None else ("creating" if yes else "would create")
-        log(f"{state:<13} IAM user {record.user(prefix)} (tag participant={prefix}, in the group)")
+        log(
+            f"{state:<13} IAM user {record.user(prefix)} "
+            f"(tags participant={prefix}, {GLUE_DATABASE_TAG_KEY}={glue_database(prefix)}, in the group)"
+        )
     if not yes:
         log("\nDry run: nothing was created. Add --yes to create the above.")
         return record
@@ -505,7 +529,13 @@ def progress(kinds: Iterable[str]) -> str:
     have = set(kinds)
     if not have:
         return "nothing alive (not started, or cleaned up)"
-    steps = [(cleanup.TABLE, "03"), (cleanup.DB_INSTANCE, "02"), (cleanup.BUCKET, "01")]
+    steps = [
+        (cleanup.WORKGROUP, "06"),
+        (cleanup.GLUE_DATABASE, "06"),
+        (cleanup.TABLE, "03"),
+        (cleanup.DB_INSTANCE, "02"),
+        (cleanup.BUCKET, "01"),
+    ]
     last = next((lesson for kind, lesson in steps if kind in have), "02 (prepared)")
     return f"lesson {last} or later"
 
