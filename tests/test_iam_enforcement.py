@@ -322,6 +322,12 @@ def test_a_participant_runs_lesson_06s_calls_on_their_own_database_and_workgroup
     admin(url, "glue").create_database(DatabaseInput={"Name": "default"})
     switch(url, True)
     assert error_code(lambda: glue.get_database(Name="default")) is None
+    # The shared primary workgroup runs queries too (AWS recommends allowing it as a fallback).
+    in_primary = athena.start_query_execution(
+        QueryString="SELECT 1",
+        ResultConfiguration={"OutputLocation": f"s3://{Names('ws-01', ACCOUNT, REGION).bucket}/athena-results/"},
+    )["QueryExecutionId"]
+    assert finished(athena, in_primary) == "SUCCEEDED"
     assert error_code(lambda: athena.delete_work_group(WorkGroup="ws-01-lake", RecursiveDeleteOption=True)) is None
     assert error_code(lambda: glue.delete_database(Name="ws_01_lake")) is None
 
@@ -354,10 +360,10 @@ def test_a_participant_is_refused_on_another_participants_database_workgroup_and
         "delete their workgroup": lambda: athena.delete_work_group(WorkGroup="ws-02-lake", RecursiveDeleteOption=True),
         "their query": lambda: athena.get_query_execution(QueryExecutionId=their_query),
         "their results": lambda: athena.get_query_results(QueryExecutionId=their_query),
-        "the shared primary workgroup": lambda: athena.start_query_execution(
-            QueryString="SELECT 1",
-            ResultConfiguration={"OutputLocation": f"s3://{Names('ws-01', ACCOUNT, REGION).bucket}/athena-results/"},
+        "tag the shared primary workgroup": lambda: athena.tag_resource(
+            ResourceARN=f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/primary", Tags=[SERIES]
         ),
+        "list the shared primary workgroup's queries": lambda: athena.list_query_executions(WorkGroup="primary"),
         "another database": lambda: glue.create_database(DatabaseInput={"Name": "analytics"}),
     }
     for name, call in refused.items():
