@@ -582,3 +582,10 @@ def test_the_policy_command_prints_the_learners_own_policy(aws, moto_url, monkey
     assert "aws iam create-policy" in err and "file://" in err and "attach-user-policy" in err
     iam = client("iam", moto_url)  # and IAM takes it as it is
     iam.create_policy(PolicyName="mine", PolicyDocument=out)
+
+
+def test_the_room_status_shows_who_reached_lesson_06():
+    """A Glue database or workgroup alive means the participant got to the bonus lesson 06."""
+    assert workshop.progress([cleanup.BUCKET, cleanup.GLUE_DATABASE]) == "lesson 06 or later"
+    assert workshop.progress([cleanup.WORKGROUP]) == "lesson 06 or later"
+    assert workshop.progress([cleanup.BUCKET, cleanup.TABLE]) == "lesson 03 or later"
