@@ -37,6 +37,9 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +52,7 @@ from benchmarks.cases import best_of, log
 from helpers.datalake import duckdb_connect
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 RESULTS = HERE / "results"
 PUBLISHED = HERE / "RESULTS.md"
 SECTION_TITLE = "## Data lake"
@@ -726,6 +730,200 @@ def run(rows: int, athena: bool = True) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- what the lesson adds to setup
+
+LAKE_PINS = ("s3fs", "pyarrow", "duckdb", "duckdb-ext-httpfs")  # requirements.txt, for lesson 06
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(requirements: Path) -> list[str]:
+    """The ``name==version`` lines of a requirements file (no comments, no ``-e .``)."""
+    lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def added_distributions(requirements: Path = ROOT / "requirements.txt") -> dict[str, list[tuple[str, str, int]]]:
+    """For each lesson 06 pin, in order: the distributions it brings that the rest did not already
+    need, as ``(name, version, installed bytes)``, read from this environment's metadata."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+
+    dists = {_norm(d.metadata["Name"]): d for d in md.distributions()}
+
+    def closure(roots: list[Requirement]) -> set[str]:
+        seen: set[str] = set()
+        stack = [(r.name, tuple(r.extras)) for r in roots]
+        while stack:
+            name, extras = stack.pop()
+            if _norm(name) in seen or _norm(name) not in dists:
+                continue
+            seen.add(_norm(name))
+            for spec in dists[_norm(name)].requires or []:
+                req = Requirement(spec)
+                wanted = req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *extras))
+                if wanted:
+                    stack.append((req.name, tuple(req.extras)))
+        return seen
+
+    def installed_bytes(name: str) -> int:
+        total = 0
+        for f in dists[name].files or []:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(dists[name].locate_file(f))
+        return total
+
+    reqs = [Requirement(line) for line in _pins(requirements)]
+    have = closure([r for r in reqs if _norm(r.name) not in LAKE_PINS])
+    out = {}
+    for pin in LAKE_PINS:
+        new = sorted(closure([r for r in reqs if _norm(r.name) == pin]) - have)
+        out[pin] = [(n, dists[n].version, installed_bytes(n)) for n in new]
+        have |= set(new)
+    return out
+
+
+def _uv_install(args: list[str], tmp: Path, label: str) -> float:
+    """Seconds of ``uv pip install ARGS`` into a new environment with an empty uv cache."""
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv is None:
+        raise SystemExit("uv is not installed in this environment: run `make setup` first.")
+    venv, cache = tmp / f"venv-{label}", tmp / f"cache-{label}"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))} | {
+        "UV_CACHE_DIR": str(cache)
+    }
+    start = time.perf_counter()
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *args],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - start
+    shutil.rmtree(venv, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    return seconds
+
+
+def _wheel_bytes(pins: list[str], tmp: Path, label: str) -> int:
+    """Bytes of the wheels ``pins`` download as (pip download, binary wheels only, no dependencies)."""
+    into = tmp / f"wheels-{label}"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(into),
+            *pins,
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    total = sum(f.stat().st_size for f in into.iterdir())
+    shutil.rmtree(into, ignore_errors=True)
+    return total
+
+
+def setup_cost(repeats: int = 2) -> dict:
+    """What lesson 06's four pins add to a fresh ``make setup`` with uv (cold caches): each pin's new
+    distributions installed alone (``--no-deps``, so only what it adds), their wheels and installed size,
+    and the whole requirements file installed with and without the four, in turn, ``repeats`` times each."""
+    added = added_distributions()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-lake-setup-") as t:
+        tmp = Path(t)
+        for pin, dists in added.items():
+            pins = [f"{n}=={v}" for n, v, _ in dists]
+            log(f"  uv, cold cache: {pin} and what it brings ({len(pins)} distributions) ...")
+            seconds = _uv_install(["--no-deps", *pins], tmp, _norm(pin))
+            rows.append(
+                {
+                    "pin": pin,
+                    "distributions": [f"{n} {v}" for n, v, _ in dists],
+                    "wheel_bytes": _wheel_bytes(pins, tmp, _norm(pin)),
+                    "installed_bytes": sum(b for _, _, b in dists),
+                    "seconds_alone": round(seconds, 1),
+                }
+            )
+            log(f"    {seconds:6.1f} s")
+        everything = _pins(ROOT / "requirements.txt")
+        without = [line for line in everything if _norm(re.split(r"[\[=<>!~ ]", line, maxsplit=1)[0]) not in LAKE_PINS]
+        # On a shared machine one cold install can take twice as long as the next: the two are
+        # installed in turn, twice each, and the best of each counts.
+        timings: dict[str, list[float]] = {"with": [], "without": []}
+        for i in range(repeats):
+            for label, lines in (("with", everything), ("without", without)):
+                log(f"  uv, cold cache: requirements.txt {label} lesson 06's pins ({i + 1} of {repeats}) ...")
+                timings[label].append(round(_uv_install(lines, tmp, f"{label}-{i}"), 1))
+                log(f"    {timings[label][-1]:6.1f} s")
+    return {
+        "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "pins": rows,
+        "requirements_without_s": min(timings["without"]),
+        "requirements_with_s": min(timings["with"]),
+        "requirements_runs": timings,
+    }
+
+
+SETUP_TARGET_S = 15.0  # a fresh `make setup` with uv, cold caches, with lesson 06's pins
+
+
+def setup_cost_markdown(cost: dict, fresh: dict | None = None) -> str:
+    """The setup part of the section; ``fresh`` is benchmarks/results/fresh_setup.json when there is one."""
+    lines = [""]
+    if fresh and "uv_setup_s" in fresh.get("results", {}):
+        uv_s, pip_s = fresh["results"]["uv_setup_s"], fresh["results"]["pip_setup_s"]
+        met = "met" if uv_s < SETUP_TARGET_S else "not met"
+        lines += [
+            f"Fresh setup (`python -m benchmarks --only setup`, run {fresh['meta']['date']}, a fresh clone, cold "
+            f"caches): `make setup` with uv {uv_s} s, with pip alone {pip_s} s. Target: under "
+            f"{SETUP_TARGET_S:.0f} s with uv: {met}.",
+            "",
+        ]
+    lines += [
+        f"What lesson 06's pins add to a fresh setup with uv (run {cost['date']}, cold uv cache each time, load "
+        f"average {', '.join(str(x) for x in cost['load_average'])} at the end; "
+        "`python -m benchmarks --only datalake --setup-cost`). Each pin's row installs only what it adds to the "
+        "rest of requirements.txt (`uv pip install --no-deps`, into an empty environment):",
+        "",
+        "| pin | brings | wheels (download) | installed | seconds alone |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in cost["pins"]:
+        lines.append(
+            f"| {r['pin']} | {', '.join(r['distributions'])} | {_mb(r['wheel_bytes'])} | "
+            f"{_mb(r['installed_bytes'])} | {r['seconds_alone']:.1f} |"
+        )
+    wheels = sum(r["wheel_bytes"] for r in cost["pins"])
+    installed = sum(r["installed_bytes"] for r in cost["pins"])
+    added = cost["requirements_with_s"] - cost["requirements_without_s"]
+    runs = cost.get("requirements_runs", {})
+    each = (
+        f" (each run: with {', '.join(f'{x:.1f}' for x in runs['with'])} s; without "
+        f"{', '.join(f'{x:.1f}' for x in runs['without'])} s)"
+        if runs
+        else ""
+    )
+    lines += [
+        f"| all four | | {_mb(wheels)} | {_mb(installed)} | {sum(r['seconds_alone'] for r in cost['pins']):.1f} |",
+        "",
+        f"The whole requirements.txt (without `-e .`), cold, best of the runs: {cost['requirements_without_s']:.1f} s "
+        f"without the four pins, {cost['requirements_with_s']:.1f} s with them ({added:+.1f} s){each}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------- the report
 
 
@@ -834,11 +1032,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lake-rows", type=int, default=1_000_000, help="rows in the table (default 1000000)")
     p.add_argument("--no-athena", action="store_true", help="leave the local Athena out")
     p.add_argument("--publish", action="store_true", help="also replace the data lake section of benchmarks/RESULTS.md")
+    p.add_argument(
+        "--setup-cost",
+        action="store_true",
+        help="also measure what lesson 06's pins add to a fresh setup with uv (several cold installs, minutes)",
+    )
     args, _ = p.parse_known_args(argv)
     report = run(args.lake_rows, athena=not args.no_athena)
     print(report_text(report))
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     section = markdown(report, command.strip(), machine())
+    if args.setup_cost:
+        print("\nWhat lesson 06's pins add to setup")
+        cost = setup_cost()
+        report["setup_cost"] = cost
+        fresh_json = RESULTS / "fresh_setup.json"
+        fresh = json.loads(fresh_json.read_text()) if fresh_json.exists() else None
+        section += setup_cost_markdown(cost, fresh)
+        print(setup_cost_markdown(cost, fresh))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "datalake.json").write_text(json.dumps(report, indent=2, default=str))
     (RESULTS / "datalake.md").write_text(section)

@@ -150,6 +150,40 @@ def test_athena_bills_whole_megabytes_with_a_ten_megabyte_minimum():
     assert dl.athena_cost(10_000_001)[0] == 11
 
 
+def test_each_pin_is_charged_only_with_what_the_rest_did_not_already_bring():
+    added = {pin: {name for name, _, _ in dists} for pin, dists in dl.added_distributions().items()}
+    assert list(added) == list(dl.LAKE_PINS)
+    assert {"s3fs", "fsspec", "aiobotocore", "aiohttp"} <= added["s3fs"]
+    assert not {"botocore", "boto3", "pandas", "numpy"} & set().union(*added.values())  # the series had them
+    assert added["pyarrow"] == {"pyarrow"} and added["duckdb"] == {"duckdb"}
+    assert added["duckdb-ext-httpfs"] == {"duckdb-ext-httpfs"}  # duckdb, its one need, is counted above
+
+
+def test_the_setup_part_says_whether_uv_stayed_under_fifteen_seconds():
+    cost = {
+        "date": "d",
+        "load_average": [1.0, 1.0, 1.0],
+        "pins": [
+            {
+                "pin": "pyarrow",
+                "distributions": ["pyarrow 1"],
+                "wheel_bytes": 2,
+                "installed_bytes": 3,
+                "seconds_alone": 4,
+            }
+        ],
+        "requirements_without_s": 10.0,
+        "requirements_with_s": 14.5,
+    }
+
+    def fresh(uv_s):
+        return {"meta": {"date": "d"}, "results": {"uv_setup_s": uv_s, "pip_setup_s": 60.0}}
+
+    assert "(+4.5 s)" in dl.setup_cost_markdown(cost)
+    assert "under 15 s with uv: met." in dl.setup_cost_markdown(cost, fresh(14.9))
+    assert "under 15 s with uv: not met." in dl.setup_cost_markdown(cost, fresh(15.0))
+
+
 # --------------------------------------------------------------------------- RESULTS.md and the command
 
 
