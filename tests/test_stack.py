@@ -254,6 +254,57 @@ def test_cli_up_status_down_leaves_no_process(tmp_path):
     assert "nothing was running" in cli("down").stdout
 
 
+@pytest.mark.timeout(120)
+def test_three_processes_starting_the_stack_at_once_all_get_the_one_stack(tmp_path):
+    """Run All in two notebooks at once: each setup() found the stack down and started it. Without
+    the start lock two of three `up`s failed (port taken, PostgreSQL's folder initialised twice)
+    and the state file named an emulator that had died."""
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    env.pop("AWS_ENDPOINT_URL", None)
+    (tmp_path / "none.env").write_text("")
+    env.update(
+        TUTORIAL_STATE_DIR=str(tmp_path),
+        TUTORIAL_MOTO_PORT=str(free_port()),
+        TUTORIAL_PG_PORT=str(free_port()),
+        TUTORIAL_ENV_FILE=str(tmp_path / "none.env"),
+    )
+    command = [sys.executable, "-m", "helpers", "up"]
+    starters = [
+        subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(3)
+    ]
+    try:
+        outputs = [p.communicate(timeout=90)[0] for p in starters]
+        assert [p.returncode for p in starters] == [0, 0, 0], "\n---\n".join(outputs)
+        state = Settings(
+            backend="local",
+            region="us-east-1",
+            prefix="ds-stk002",
+            state_dir=tmp_path,
+            moto_port=int(env["TUTORIAL_MOTO_PORT"]),
+            pg_port=int(env["TUTORIAL_PG_PORT"]),
+        )
+        assert stack.moto_pid(state) and postgres.embedded_pg_pid(state)
+        assert stack.moto_healthy(state.moto_url)
+    finally:
+        subprocess.run([sys.executable, "-m", "helpers", "down"], env=env, cwd=REPO, capture_output=True, timeout=60)
+
+
+def test_a_start_held_too_long_by_another_process_is_a_clear_error(tmp_path):
+    import fcntl
+
+    settings = make_settings(tmp_path)
+    with open(tmp_path / "start.lock", "a+") as other:  # another process, starting the stack
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(TutorialError, match="Another process has been starting") as err:
+            with stack.starting(settings, timeout=0.5):
+                pass
+    assert "helpers status" in err.value.fix
+    with stack.starting(settings, timeout=0.5):  # released: the next start goes ahead
+        pass
+
+
 def test_cli_reports_bad_settings_without_traceback(tmp_path):
     env = dict(os.environ, TUTORIAL_BACKEND="cloud", TUTORIAL_ENV_FILE=str(tmp_path / "e.env"))
     (tmp_path / "e.env").write_text("")

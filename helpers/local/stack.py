@@ -14,6 +14,7 @@ milliseconds), ``down()`` on a stopped one does nothing. Problems a learner can 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -185,6 +186,48 @@ class StackStatus:
         return f"emulator     {self.moto}\npostgres     {self.postgres}"
 
 
+# How long ``up`` waits for another process that is starting the stack (it starts the emulator
+# and PostgreSQL, each within START_TIMEOUT) before it gives up with a message.
+LOCK_TIMEOUT = 3 * START_TIMEOUT
+
+
+@contextlib.contextmanager
+def starting(settings: Settings, timeout: float = LOCK_TIMEOUT):
+    """Hold the state folder's start lock: one process at a time starts the stack.
+
+    Two notebooks run at once (Run All in two tabs), or a test run beside ``make lessons``, both
+    found the stack down and both started it: one emulator lost the port and its state file
+    named a dead process, PostgreSQL's data folder was initialised twice, and two of three
+    starters failed. With the lock the second waits, then finds the stack up. An advisory lock
+    on a file (``fcntl.flock``) is released by the system if its holder dies, so a crash never
+    leaves the stack locked; where ``fcntl`` does not exist (Windows), there is no lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.state_dir / "start.lock", "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TutorialError(
+                        f"Another process has been starting the local stack for {timeout:.0f} s "
+                        f"(it holds {settings.state_dir / 'start.lock'}).",
+                        "Wait for it, or stop it; `python -m helpers status` shows what runs.",
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def up(settings: Settings) -> StackStatus:
     """Make sure the local backend is reachable, starting what is ours to start."""
     if not settings.is_local:
@@ -203,14 +246,15 @@ def up(settings: Settings) -> StackStatus:
                 f"The endpoint for {service} ({url}, from AWS_ENDPOINT_URL_*) does not answer.",
                 "Start what runs there, or remove that AWS_ENDPOINT_URL_* variable.",
             )
-    if settings.needs_moto:
-        # Also with AWS_ENDPOINT_URL at another emulator, when AWS_ENDPOINT_URL_<SERVICE>
-        # sends some services (e.g. RDS, which LocalStack's free edition lacks) to our moto.
-        start_moto(settings)
-    if settings.database_url:
-        postgres.admin_connect(settings).close()
-    else:
-        postgres.start_embedded_postgres(settings)
+    with starting(settings):
+        if settings.needs_moto:
+            # Also with AWS_ENDPOINT_URL at another emulator, when AWS_ENDPOINT_URL_<SERVICE>
+            # sends some services (e.g. RDS, which LocalStack's free edition lacks) to our moto.
+            start_moto(settings)
+        if settings.database_url:
+            postgres.admin_connect(settings).close()
+        else:
+            postgres.start_embedded_postgres(settings)
     return status(settings)
 
 
