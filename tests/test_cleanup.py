@@ -639,3 +639,20 @@ def test_a_participant_without_lesson_06_sees_no_change(aws):
     lines: list[str] = []
     assert cleanup.clean(for_prefix(aws, "ws-10"), log=lines.append) == []
     assert "Nothing of the series was found." in "\n".join(lines)
+
+
+def test_lesson_04_deletes_lesson_06s_database_and_workgroup_and_nobody_elses(aws, monkeypatch, tmp_path):
+    lake_world()
+    untagged = lake_resources("ws-11", None)  # lesson 06's names for ws-11, made by hand without tags
+    monkeypatch.setenv("TUTORIAL_PREFIX", "ws-10")
+    text = run_lesson_04(tmp_path)
+    assert "glue database ws_10_lake: deleted, with its tables" in text
+    assert "athena workgroup ws-10-lake: deleted" in text
+    assert "Nothing of the series is left for ws-10." in text
+    databases, workgroups = lake_left()
+    assert databases == {"ws_100_lake", "sales_lake", untagged[0]}
+    assert {"ws-100-lake", "ws-10-adhoc", untagged[1]} <= workgroups and "ws-10-lake" not in workgroups
+    monkeypatch.setenv("TUTORIAL_PREFIX", "ws-11")
+    text = run_lesson_04(tmp_path)
+    assert "ws_11_lake exists but is not provably ours: left alone" in text
+    assert untagged[0] in lake_left()[0]

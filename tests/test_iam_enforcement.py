@@ -322,12 +322,6 @@ def test_a_participant_runs_lesson_06s_calls_on_their_own_database_and_workgroup
     admin(url, "glue").create_database(DatabaseInput={"Name": "default"})
     switch(url, True)
     assert error_code(lambda: glue.get_database(Name="default")) is None
-    # The shared primary workgroup runs queries too (AWS recommends allowing it as a fallback).
-    in_primary = athena.start_query_execution(
-        QueryString="SELECT 1",
-        ResultConfiguration={"OutputLocation": f"s3://{Names('ws-01', ACCOUNT, REGION).bucket}/athena-results/"},
-    )["QueryExecutionId"]
-    assert finished(athena, in_primary) == "SUCCEEDED"
     assert error_code(lambda: athena.delete_work_group(WorkGroup="ws-01-lake", RecursiveDeleteOption=True)) is None
     assert error_code(lambda: glue.delete_database(Name="ws_01_lake")) is None
 
@@ -360,6 +354,10 @@ def test_a_participant_is_refused_on_another_participants_database_workgroup_and
         "delete their workgroup": lambda: athena.delete_work_group(WorkGroup="ws-02-lake", RecursiveDeleteOption=True),
         "their query": lambda: athena.get_query_execution(QueryExecutionId=their_query),
         "their results": lambda: athena.get_query_results(QueryExecutionId=their_query),
+        "the shared primary workgroup": lambda: athena.start_query_execution(
+            QueryString="SELECT 1",
+            ResultConfiguration={"OutputLocation": f"s3://{Names('ws-01', ACCOUNT, REGION).bucket}/athena-results/"},
+        ),
         "tag the shared primary workgroup": lambda: athena.tag_resource(
             ResourceARN=f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/primary", Tags=[SERIES]
         ),
@@ -379,6 +377,27 @@ def test_a_participant_is_refused_on_another_participants_database_workgroup_and
             "WorkGroup": "ws-01-lake",
         }
         assert error_code(lambda s=start: athena.start_query_execution(**s)) in REFUSED, (context, bucket)
+
+
+def test_a_workgroup_cannot_write_its_results_into_another_participants_bucket(enforced):
+    """Athena writes the results with the caller's rights, wherever the workgroup says they go: ws-01
+    may make a workgroup of theirs that points at ws-02's bucket, but no query runs in it."""
+    url = enforced["url"]
+    switch(url, False)
+    for prefix in ("ws-01", "ws-02"):
+        error_code(lambda p=prefix: admin(url, "s3").create_bucket(Bucket=Names(p, ACCOUNT, REGION).bucket))
+    switch(url, True)
+    athena = as_key(enforced["keys"]["ws-01"], url, "athena")
+    theirs = f"s3://{Names('ws-02', ACCOUNT, REGION).bucket}/athena-results/"
+    mine = f"s3://{Names('ws-01', ACCOUNT, REGION).bucket}/athena-results/"
+    for name, output in (("ws-01-sneaky", theirs), ("ws-01-plain", mine)):
+        configuration = {"ResultConfiguration": {"OutputLocation": output}}
+        assert error_code(lambda n=name, c=configuration: athena.create_work_group(Name=n, Configuration=c)) is None
+    assert error_code(lambda: athena.start_query_execution(QueryString="SELECT 1", WorkGroup="ws-01-sneaky")) in (
+        REFUSED
+    )
+    query = athena.start_query_execution(QueryString="SELECT 1", WorkGroup="ws-01-plain")["QueryExecutionId"]
+    assert finished(athena, query) == "SUCCEEDED"
 
 
 def test_without_the_glue_database_tag_a_user_gets_no_database(enforced):

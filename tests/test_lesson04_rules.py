@@ -124,3 +124,28 @@ def test_the_lesson_and_the_owner_empty_a_bucket_alike():
         empty_and_delete_bucket(s3, "owner-way-bucket")
         left = {b["Name"] for b in s3.list_buckets()["Buckets"]}
         assert not left & {"lesson-way-bucket", "owner-way-bucket"}
+
+
+# Lesson 06's Glue database cannot be named "<prefix>-...": the lesson's rule is its exact name.
+DATABASES = {
+    "ws-10's own database": ("ws-10", "ws_10_lake", tags(participant="ws-10")),
+    "ws-100's database, seen by ws-10": ("ws-10", "ws_100_lake", tags(participant="ws-100")),
+    "ws-100's database carrying ws-10's tags": ("ws-10", "ws_100_lake", tags(participant="ws-10")),
+    "ws-10's tags on another database": ("ws-10", "sales_lake", tags(participant="ws-10")),
+    "ws-10's name, no tags (made by hand)": ("ws-10", "ws_10_lake", []),
+    "ws-10's name, ws-100's tags": ("ws-10", "ws_10_lake", tags(participant="ws-100")),
+    "ws-100's own database": ("ws-100", "ws_100_lake", tags(participant="ws-100")),
+}
+
+
+@pytest.mark.parametrize("case", list(DATABASES))
+def test_the_lesson_and_the_owner_agree_on_which_glue_database_is_ours(case):
+    from helpers.names import glue_database, glue_database_belongs_to
+
+    prefix, name, tag_list = DATABASES[case]
+    lesson = lesson_definitions(tut=tut_for(prefix))
+    as_glue_gives_them = {t["Key"]: t["Value"] for t in tag_list}  # GetTags answers a dict
+    owner = series_participant(tag_list, name, {prefix}, owns=glue_database_belongs_to) is not None
+    assert lesson["is_our_database"](name, as_glue_gives_them) == owner
+    participant = as_glue_gives_them.get(PARTICIPANT_TAG_KEY)
+    assert owner == (participant == prefix and name == glue_database(prefix))

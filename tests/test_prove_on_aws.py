@@ -139,8 +139,8 @@ def test_the_proof_policy_only_writes_to_the_proof_prefix_or_the_series_tag():
             assert not writes, statement["Sid"]
             continue
         # Lesson 06: the proof prefix's Glue database (proof_..._lake), Glue's catalog (authorised with
-        # every database in it), Athena's default database and primary workgroup (Athena requires them).
-        marks = ("proof-", "proof_", "rds!db-", ":og:", ":pg:", ":subgrp:", ":catalog", "database/default", "/primary")
+        # every database in it) and Athena's default database (Athena requires it).
+        marks = ("proof-", "proof_", "rds!db-", ":og:", ":pg:", ":subgrp:", ":catalog", "database/default")
         scoped = all(any(mark in r for mark in marks) for r in resources)
         exempt = "Condition" in statement or statement["Sid"] == "SecurityGroupsInTheDefaultVpc"
         assert scoped or exempt, statement["Sid"]

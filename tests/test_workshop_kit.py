@@ -138,9 +138,9 @@ def test_lesson_06s_glue_database_and_workgroup_are_each_participants_own():
     the ws-10-* workgroups, never ws-100's (whose names extend ws-10's), never another database than
     Athena's ``default`` (read or created, as Athena requires), and DeleteDatabase only with every
     table below it (https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
-    Queries may also run in the shared ``primary`` workgroup, as AWS recommends for every user of a
-    workgroup of their own (https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html),
-    but nobody may tag, change or delete it."""
+    Not the shared ``primary`` workgroup: everyone's queries there would be everyone's to read
+    (https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html); lesson 06 makes
+    ``<prefix>-lake``."""
     from helpers.local.iam_enforcement import decide
 
     policy = workshop.render_policy(None, "us-east-1", ACCOUNT)
@@ -156,8 +156,6 @@ def test_lesson_06s_glue_database_and_workgroup_are_each_participants_own():
         ("glue:GetDatabase", glue + "database/default"),
         ("athena:StartQueryExecution", athena + "ws-10-lake"),
         ("athena:DeleteWorkGroup", athena + "ws-10-lake"),
-        ("athena:StartQueryExecution", athena + "primary"),
-        ("athena:GetQueryResults", athena + "primary"),
     ]
     refused = [
         ("glue:GetDatabase", glue + "database/ws_100_lake"),
@@ -166,9 +164,9 @@ def test_lesson_06s_glue_database_and_workgroup_are_each_participants_own():
         ("glue:GetDatabases", glue + "database/*"),
         ("athena:StartQueryExecution", athena + "ws-100-lake"),
         ("athena:GetQueryResults", athena + "ws-100-lake"),
-        ("athena:DeleteWorkGroup", athena + "primary"),
+        ("athena:StartQueryExecution", athena + "primary"),
+        ("athena:GetQueryResults", athena + "primary"),
         ("athena:TagResource", athena + "primary"),
-        ("athena:ListQueryExecutions", athena + "primary"),
     ]
     for action, resource in allowed:
         assert decide([policy], action, resource, me) == "allow", (action, resource)

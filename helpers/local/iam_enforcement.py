@@ -319,6 +319,10 @@ def _athena(request, action: str, params: dict[str, Any], arn) -> list[Context]:
         if database:
             found += [("glue:GetDatabase", arn("glue", rest), {}) for rest in ("catalog", f"database/{database}")]
         output = (params.get("ResultConfiguration") or {}).get("OutputLocation", "")
+        if not output:  # the workgroup's own output location
+            group = athena_backends[request.account_id][request._region].work_groups.get(workgroup)
+            configuration = getattr(group, "configuration", None) or {}
+            output = (configuration.get("ResultConfiguration") or {}).get("OutputLocation", "")
         if output.startswith("s3://"):
             bucket, _, key = output[len("s3://") :].partition("/")
             found += [
