@@ -10,6 +10,11 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 # uv installs the same pins as pip, about ten times faster (`python -m benchmarks --only setup`).
 UV_VERSION := 0.13.9
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+# Python's own bytecode cache, even where the shell turns it off (PYTHONDONTWRITEBYTECODE=1, as
+# some containers and CI images do): uv installs packages without .pyc files, so without the
+# cache every process (each kernel, each `aws` command, each test worker) compiled boto3, pandas
+# and the AWS CLI from source again: `aws --version` took 1.9 s of CPU instead of 0.7.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: site site-check setup lessons test test-unit test-notebooks test-aws lint format lab lab-check up down status clean clean-all benchmark student
 
@@ -52,8 +57,10 @@ lessons: setup
 ## Lint, unit and fault tests, then the notebooks compared with their committed outputs.
 test: setup lint test-unit test-notebooks
 
+# One worker process per core (pytest-xdist); each is a participant with a prefix of its own,
+# and the session's workshop room still runs once, in the background (conftest.py).
 test-unit: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n auto tests
 
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks

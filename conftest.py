@@ -15,13 +15,31 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ["TUTORIAL_BACKEND"] = "local"
-    if not os.environ.get("TUTORIAL_TEST_PREFIX"):
-        from helpers.settings import new_prefix
+    from helpers.settings import new_prefix
 
+    os.environ["TUTORIAL_BACKEND"] = "local"
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Each worker (pytest -n, the Makefile's test-unit) is a participant of its own: it
+        # inherited the controller's prefix, and two workers on one prefix would clean up
+        # each other's resources.
+        os.environ["TUTORIAL_TEST_PREFIX"] = new_prefix()
+    elif not os.environ.get("TUTORIAL_TEST_PREFIX"):
         os.environ["TUTORIAL_TEST_PREFIX"] = new_prefix()
     os.environ["TUTORIAL_PREFIX"] = os.environ["TUTORIAL_TEST_PREFIX"]
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        # The folder where the session's one room is claimed, run and reported (below); the
+        # workers inherit it, so however many there are, the room runs once.
+        import tempfile
+
+        os.environ["TUTORIAL_TEST_ROOM_DIR"] = tempfile.mkdtemp(prefix="pytest-room-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("TUTORIAL_TEST_ROOM_DIR"):
+        shutil.rmtree(os.environ.pop("TUTORIAL_TEST_ROOM_DIR"), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -41,20 +59,45 @@ def local_stack(settings):
     return settings
 
 
-_ROOM: dict = {}  # the session's room: its background thread's future, started once
+ROOM_WAIT = 1500  # seconds a test that asks for the room waits for its report
 
 
 def _room_seats():
     from benchmarks.room import Seat
     from tools.prove_on_aws import new_prefix
 
+    # Four seats serve every assertion (tests/test_workshop_rehearsal.py lists which proves what):
+    # ws-10 and ws-100 extend one another, so each must never see the other's.
     return [
-        Seat("ws-01", "twice"),
-        Seat("ws-10"),
-        Seat("ws-100"),
+        Seat("ws-10", "twice"),
+        Seat("ws-100", "core"),
         Seat("ws-02", "student"),
         Seat(new_prefix(), "proof"),
     ]
+
+
+def _room_dir():
+    from pathlib import Path
+
+    return Path(os.environ["TUTORIAL_TEST_ROOM_DIR"])
+
+
+def _rehearse_into(folder) -> None:
+    """Run the room and leave its report (or why it failed) in ``folder`` for every process."""
+    import pickle
+    import traceback
+
+    from benchmarks.room import rehearse
+    from helpers.settings import load_settings
+
+    settings, environ = load_settings(), dict(os.environ)
+    try:
+        report = rehearse(_room_seats(), folder / "room", settings=settings, environ=environ, log=lambda _: None)
+        (folder / "report.tmp").write_bytes(pickle.dumps(report))
+        (folder / "report.tmp").rename(folder / "report.pickle")
+    except BaseException:
+        (folder / "failed.txt").write_text(traceback.format_exc())
+        raise
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -62,28 +105,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     The room is a few minutes of other processes (kernels, the AWS CLI, an emulator of its own,
     a PostgreSQL of its own) that share nothing with the other tests, so they run meanwhile; the
-    tests that assert on it come last and by then mostly find it done. Settings and environment
-    are read here, before any test changes them.
+    tests that assert on it come last and by then mostly find it done. Under pytest -n every
+    worker collects every test: the first to claim the room's folder (an atomic mkdir) runs it,
+    and the others read its report. Settings and environment are read here, before any test
+    changes them.
     """
     needing = [item for item in items if "room" in getattr(item, "fixturenames", ())]
-    if not needing or config.option.collectonly or "future" in _ROOM:
+    if not needing or config.option.collectonly:
         return
     items[:] = [item for item in items if item not in needing] + needing
-    import tempfile
-    from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
+    folder = _room_dir()
+    try:
+        (folder / "claimed").mkdir()
+    except FileExistsError:
+        return  # another worker runs it
+    import threading
 
-    from benchmarks.room import rehearse
-    from helpers.settings import load_settings
-
-    settings, environ = load_settings(), dict(os.environ)
-    workdir = Path(tempfile.mkdtemp(prefix="pytest-room-"))
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="room")
-    _ROOM["future"] = pool.submit(
-        rehearse, _room_seats(), workdir, settings=settings, environ=environ, log=lambda _: None
-    )
-    _ROOM["workdir"] = workdir
-    pool.shutdown(wait=False)
+    threading.Thread(target=_rehearse_into, args=(folder,), name="room", daemon=False).start()
 
 
 @pytest.fixture(scope="session")
@@ -93,23 +131,24 @@ def room():
     The real notebooks through the same runner as `python -m helpers run`, all seats at once, in
     one account with decoys, each seat with the keys `workshop create` made and IAM enforced as
     AWS does, after `workshop prepare`, then `workshop sweep`. Several test modules assert on
-    this one run (tests/test_workshop_rehearsal.py lists which assertion proves what): a seat
-    for the series twice in a row (test_lessons), one for the student copies (test_student),
-    one for the proof tool (test_prove_on_aws), and ws-10 with ws-100, whose prefixes extend
-    one another. Started in the background when collection ends (above).
+    this one run (tests/test_workshop_rehearsal.py lists which assertion proves what): ws-10 runs
+    the series twice in a row (test_lessons), ws-100 the workshop's core path (test_core_path),
+    ws-02 the student copies (test_student), and a seat the proof tool (test_prove_on_aws); ws-10
+    and ws-100 have prefixes that extend one another. Started in the background when collection
+    ends (above).
     """
-    import shutil
+    import pickle
+    import time
 
-    future = _ROOM.get("future")
-    if future is None:  # asked for outside a collected run (e.g. by a plugin): run it here
-        import tempfile
-        from concurrent.futures import Future
-        from pathlib import Path
-
-        from benchmarks.room import rehearse
-
-        future = Future()
-        future.set_result(rehearse(_room_seats(), Path(tempfile.mkdtemp(prefix="pytest-room-")), log=lambda _: None))
-    yield future.result()
-    if "workdir" in _ROOM:
-        shutil.rmtree(_ROOM["workdir"], ignore_errors=True)
+    folder = _room_dir()
+    if not (folder / "claimed").exists():  # asked for outside a collected run: run it here
+        (folder / "claimed").mkdir()
+        _rehearse_into(folder)
+    deadline = time.monotonic() + ROOM_WAIT
+    while not (folder / "report.pickle").exists():
+        if (folder / "failed.txt").exists():
+            pytest.fail("the room could not be rehearsed:\n" + (folder / "failed.txt").read_text())
+        if time.monotonic() > deadline:
+            pytest.fail(f"the room sent no report within {ROOM_WAIT} s (its files: {folder})")
+        time.sleep(1)
+    return pickle.loads((folder / "report.pickle").read_bytes())

@@ -49,7 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACE = "0.5"  # seconds per AWS-like status: the room's waits stay realistic in shape, short in time
 REGION = "us-east-1"
 SEAT_TIMEOUT = 1800.0  # seconds; a seat still running then has hung, and is reported as failed
-KINDS = ("run", "twice", "student", "proof")
+KINDS = ("run", "twice", "core", "student", "proof")
+# The lessons of the two-hour workshop: what core and student seats run.
+WORKSHOP_LESSONS = ("00", "01", "02", "03", "04")
 # The runner's summary table (helpers.runner.summary_table): "<notebook>  <status>  <seconds>".
 _SUMMARY_ROW = re.compile(r"^(?P<notebook>\d\d_\w+)\s+(?P<status>ok|FAILED|skipped)\s+(?P<seconds>[\d.]+)$")
 _FAILED_AT = re.compile(r"^(?P<notebook>\d\d_\w+) failed at (?P<detail>.+)$")
@@ -62,6 +64,8 @@ class Seat:
     ``run``: ``python -m helpers run``, every lesson as committed (exercises answered);
     ``twice``: the same with lessons 00-04 each twice in a row, on top of their own resources
     (:func:`twice_in_a_row`: a learner who runs a lesson again);
+    ``core``: ``python -m helpers run --core 00 01 02 03 04``, a workshop that skips the deep dives
+    (lesson 04's core path must still delete everything);
     ``student``: ``python -m helpers run 00 01 02 03 04 --notebooks-dir <student copies>``, a learner
     who has not typed an answer yet; ``proof``: ``python -m tools.prove_on_aws --backend local``.
     """
@@ -370,9 +374,10 @@ def _seat_command(seat: Seat, out: Path, desk: Path) -> list[str]:
     """The command a seat runs: the lessons of its own ``desk`` (see :func:`set_desk`)."""
     if seat.kind in ("run", "twice"):
         return ["helpers", "run", "--notebooks-dir", str(desk), "--output-dir", str(out)]
+    if seat.kind == "core":
+        return ["helpers", "run", "--core", *WORKSHOP_LESSONS, "--notebooks-dir", str(desk), "--output-dir", str(out)]
     if seat.kind == "student":
-        lessons = ["00", "01", "02", "03", "04"]
-        return ["helpers", "run", *lessons, "--notebooks-dir", str(desk), "--output-dir", str(out)]
+        return ["helpers", "run", *WORKSHOP_LESSONS, "--notebooks-dir", str(desk), "--output-dir", str(out)]
     if seat.kind == "proof":
         return [
             "tools.prove_on_aws",
@@ -517,6 +522,7 @@ def rehearse(
     endpoint = f"http://127.0.0.1:{port}"
     database_url = environ.get("DATABASE_URL", "")
     env = _admin_env(environ, state, endpoint, database_url, free_port())
+    workdir.mkdir(parents=True, exist_ok=True)
     with (workdir / "emulator.log").open("ab") as moto_log:
         moto = stack.spawn_moto(
             port,

@@ -157,26 +157,24 @@ def test_a_deleted_instance_takes_all_its_stand_in_databases(local_stack):
         psycopg2.connect(**params)
 
 
-def test_waiting_gives_up_with_a_clear_message_and_no_hang(local_stack):
+def test_waiting_gives_up_with_a_clear_message_and_no_hang(local_stack, monkeypatch):
     """An instance that stays `creating` past the timeout: a TutorialError that says RDS goes on.
 
-    The emulator is slowed to a minute a status for the wait, so that a busy machine (the session's
-    room runs meanwhile) cannot let the instance become available before the first look."""
-    from helpers.local import stack
+    On an emulator of its own, paced at a minute a status, so that neither a busy machine can let
+    the instance become available before the first look nor the slow pace reach other tests."""
+    import os
 
-    instance_id = f"{local_stack.prefix}-slow"
-    client = boto3.client("rds", region_name=local_stack.region)
-    stack.set_lifecycle(local_stack.moto_url, True, 60.0)
-    try:
+    from support import emulator_process, use_moto
+
+    env = {**os.environ, "TUTORIAL_AWS_LIFECYCLE": "on", "TUTORIAL_AWS_LIFECYCLE_PACE": "60"}
+    with emulator_process(env) as url:
+        use_moto(monkeypatch, url)
+        instance_id = f"{local_stack.prefix}-slow"
+        client = boto3.client("rds", region_name=local_stack.region)
         create_postgres_instance(client, instance_id, BackupRetentionPeriod=0)
         with pytest.raises(TutorialError, match="still 'creating'") as caught:
             rds.wait_until_available(instance_id, local_stack, timeout=0.2, poll=0.1)
         assert "keep waiting" in caught.value.fix
-    finally:
-        stack.set_lifecycle(local_stack.moto_url, local_stack.lifecycle, local_stack.lifecycle_pace)
-        rds.wait_until_available(instance_id, local_stack)
-        client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
-        rds.wait_until_deleted(instance_id, local_stack)
 
 
 # --------------------------------------------------------------------------- stand-ins on a shared server
