@@ -509,9 +509,10 @@ def test_a_refused_delete_names_the_key_and_the_reason():
 
 @pytest.mark.timeout(240)
 def test_a_versioned_bucket_of_2500_objects_is_emptied_and_deleted_on_the_emulator(aws):
-    """2,500 keys, two versions each, a delete marker on every fifth, an unfinished upload: 5,500
-    entries, more than five pages. moto looks a marker up among the versions that still exist, so
-    deleting page by page while paging on left 1,000 versions and the bucket behind."""
+    """2,500 keys; every fifth with a second version and then a delete marker; an unfinished
+    upload: 3,500 entries, four pages, with keys whose versions straddle a page's end. moto looks a
+    marker up among the versions that still exist, so deleting page by page while paging on left
+    1,000 versions and the bucket behind."""
     from concurrent.futures import ThreadPoolExecutor
 
     from botocore.config import Config
@@ -523,7 +524,7 @@ def test_a_versioned_bucket_of_2500_objects_is_emptied_and_deleted_on_the_emulat
 
     def write(i: int) -> None:
         key = f"data/part-{i:05d}.csv"
-        for body in (b"a", b"b"):
+        for body in (b"a", b"b") if i % 5 == 0 else (b"a",):
             s3.put_object(Bucket=name, Key=key, Body=body)
         if i % 5 == 0:
             s3.delete_object(Bucket=name, Key=key)
@@ -535,7 +536,7 @@ def test_a_versioned_bucket_of_2500_objects_is_emptied_and_deleted_on_the_emulat
         len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=name)
     )
-    assert listed == 5_500
+    assert listed == 3_500
     cleanup.empty_and_delete_bucket(s3, name)
     assert name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 

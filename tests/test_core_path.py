@@ -7,15 +7,10 @@ and lesson 04's core path still deletes everything, so nothing of the run's pref
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import nbformat
 import pytest
 
 from helpers.runner import DEEP_DIVE_TAG, NOTEBOOK_DIR, core_path, lesson_notebooks, run_notebooks
-from helpers.settings import REPO_ROOT
 
 WORKSHOP = ["00", "01", "02", "03", "04"]
 
@@ -105,41 +100,22 @@ def test_the_command_line_takes_core():
     assert seen["core"] is True and seen["only"] == ["00", "01"]
 
 
-@pytest.mark.timeout(600)
-def test_the_core_path_of_lessons_00_to_04_runs_green_and_leaves_nothing_behind(tmp_path, local_stack):
-    """The CI proof: the core series through the real runner, with --keep so that the run's own
-    final cleanup cannot hide what lesson 04's core path failed to delete."""
-    from support import random_prefix
-
+@pytest.mark.timeout(1500)
+def test_the_core_path_of_lessons_00_to_04_runs_green_and_leaves_nothing_behind(room):
+    """The CI proof, from the session's room (conftest.py ``room``): its ``core`` seat runs
+    ``python -m helpers run --core 00 01 02 03 04`` under the participant policy, beside the other
+    seats. Every lesson passes without its deep dives, and the runner's final cleanup, as that
+    participant, finds nothing: lesson 04's core path deleted everything the core path created."""
     from helpers import cleanup
-    from helpers.settings import load_settings
 
-    prefix = random_prefix()
-    env = {**os.environ, "TUTORIAL_PREFIX": prefix, "TUTORIAL_BACKEND": "local"}
-    out = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "helpers", "run", "--core", "--keep", "--output-dir", str(out), *WORKSHOP]
-    try:
-        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-        for path in lesson_notebooks(NOTEBOOK_DIR, WORKSHOP):
-            executed = nbformat.read(out / path.name, as_version=4)
-            assert not [c for c in executed.cells if DEEP_DIVE_TAG in c.metadata.get("tags", [])], path.name
-            expected = core_path(nbformat.read(path, as_version=4))
-            assert len(executed.cells) >= len(expected.cells)  # papermill may add its injected-parameters cell
-        os.environ["TUTORIAL_PREFIX"], before = prefix, os.environ["TUTORIAL_PREFIX"]
-        try:
-            settings = load_settings()
-            found = cleanup.find(settings, log=lambda _: None)
-        finally:
-            os.environ["TUTORIAL_PREFIX"] = before
-        assert settings.prefix == prefix
-        assert found.complete, found.problems
-        assert list(found) == [], f"the core path of 04 left: {cleanup.listing(found)}"
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "helpers", "clean", "--yes"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            timeout=300,
-        )
+    (seat,) = [run for run in room.seats if run.seat.kind == "core"]
+    assert [(nb, status) for nb, status, _ in seat.lessons] == [
+        (p.stem, "ok") for p in lesson_notebooks(NOTEBOOK_DIR, WORKSHOP)
+    ], seat.failures
+    for path in lesson_notebooks(NOTEBOOK_DIR, WORKSHOP):
+        executed = nbformat.read(seat.output_dir / path.name, as_version=4)
+        assert not [c for c in executed.cells if DEEP_DIVE_TAG in c.metadata.get("tags", [])], path.name
+        expected = core_path(nbformat.read(path, as_version=4))
+        assert len(executed.cells) >= len(expected.cells)  # papermill may add its injected-parameters cell
+    final = seat.output.split("Cleaning up what the series created", 1)
+    assert len(final) == 2 and cleanup.listing([]) in final[1], f"the core path of 04 left:\n{seat.output[-3000:]}"

@@ -112,8 +112,8 @@ def self_checks(path) -> list[str]:
 def test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right(room):
     """The session's workshop room (conftest.py ``room``) has a seat that runs the student copies as
     a learner who has typed nothing yet (``python -m helpers run 00 01 02 03 04 --notebooks-dir
-    <copies>``), and seats that run the lessons with their solutions. A lesson with its solutions
-    is exactly a student copy with the solutions typed back in
+    <copies>``), and seats that run the lessons with their solutions (twice and proof). A lesson
+    with its solutions is exactly a student copy with the solutions typed back in
     (test_a_student_copy_is_the_lesson_without_its_solutions checks ``student.answered`` gives
     back the lesson's source, bar the marker comments), so those seats are the answered run."""
     (learner,) = [run for run in room.seats if run.seat.kind == "student"]
@@ -129,7 +129,7 @@ def test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right(
     last = nbformat.read(learner.output_dir / "04_cleanup.ipynb", as_version=4).cells
     assert "Nothing of the series is left" in "".join(o.get("text", "") for c in last for o in c.get("outputs", []))
 
-    answered = [run for run in room.seats if run.seat.kind == "run"]
+    answered = [run for run in room.seats if run.seat.kind in ("run", "twice", "proof")]
     assert answered
     for run in answered:
         for name in WITH_EXERCISES:

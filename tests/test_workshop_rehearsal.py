@@ -1,7 +1,7 @@
 """A workshop room rehearsed for real, and one participant refused on another's resources.
 
 The room (the session fixture ``room`` in conftest.py, :func:`benchmarks.room.rehearse`, the same
-code as ``python -m benchmarks --room N``): five seats in one account, each with the keys
+code as ``python -m benchmarks --room N``): four seats in one account, each with the keys
 ``workshop create`` made and IAM enforced as AWS does, after ``workshop prepare``, alongside
 decoys that belong to no participant (a bucket, a table, a security group, a DB instance), all
 running the real notebooks at once through ``python -m helpers run``; then ``workshop sweep``.
@@ -13,7 +13,7 @@ One run serves what used to take six runs of the series. Where each old test's p
   :func:`test_every_seat_ran_every_lesson_without_a_failure` and
   :func:`test_the_lessons_left_nothing_for_the_runners_cleanup`.
 * ``test_workshop::test_two_participants_at_once_do_not_collide`` (two runs at once, one's
-  cleanup leaves the other's resources): five runs at once, with IAM enforced, so touching
+  cleanup leaves the other's resources): four runs at once, with IAM enforced, so touching
   another's resource is refused and fails a lesson
   (:func:`test_every_seat_ran_every_lesson_without_a_failure`); no seat's notebooks or cleanup
   listing names another's resource (:func:`test_no_participant_saw_another_or_a_decoy`), which
@@ -21,6 +21,9 @@ One run serves what used to take six runs of the series. Where each old test's p
   everyone's cleanup and the sweep (:func:`test_the_sweep_left_nothing_and_the_decoys_are_intact`).
 * ``test_lessons::test_every_lesson_runs_twice_and_cleanup_leaves_nothing``: the ``twice`` seat,
   asserted in tests/test_lessons.py.
+* ``test_core_path::test_the_core_path_of_lessons_00_to_04_runs_green_and_leaves_nothing_behind``
+  (a run of its own, with ``--keep``, then a look for leftovers): the ``core`` seat, asserted in
+  tests/test_core_path.py (the runner's final cleanup, as the participant, must find nothing).
 * ``test_student::test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right``:
   the ``student`` seat ("Not yet") and the answered seats ("Right"), asserted in tests/test_student.py.
 * ``test_prove_on_aws::test_the_real_series_passes_the_proof_on_the_local_backend``: the ``proof``
@@ -39,7 +42,7 @@ import boto3
 import pytest
 from support import error_code, free_port
 
-from benchmarks.room import KINDS, Seat, _seat_command, mentions, set_desk
+from benchmarks.room import KINDS, WORKSHOP_LESSONS, Seat, _seat_command, mentions, set_desk
 from helpers import cleanup, workshop
 from helpers.local import iam_enforcement, stack
 from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
@@ -55,7 +58,8 @@ def test_every_seat_ran_every_lesson_without_a_failure(room):
     lessons = {path.name[:2] for path in lesson_notebooks()}
     for run in room.seats:
         ran = {notebook[:2] for notebook, _, _ in run.lessons}
-        assert ran == (lessons - {"05"} if run.seat.kind == "student" else lessons), run.seat
+        workshop = set(WORKSHOP_LESSONS)
+        assert ran == (workshop if run.seat.kind in ("student", "core") else lessons), run.seat
 
 
 def test_every_seat_runs_the_lessons_from_a_folder_of_its_own(tmp_path):
