@@ -100,6 +100,7 @@ def _rehearse_into(folder) -> None:
         raise
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have removed what will not run
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """When a collected test asks for the room, start it now, in the background, and run those tests last.
 
