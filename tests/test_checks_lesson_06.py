@@ -143,3 +143,50 @@ def test_the_question_is_the_one_the_lesson_asks():
     text = cells()[exercise_index() - 1].source
     assert "**card**" in text and "**March 2024**" in text and "**rating of 5**" in text
     assert exercises.LAKE_QUESTION == {"year": 2024, "month": 3, "payment": "card", "rating": 5}
+
+
+def clean_up_cell() -> str:
+    (source,) = [c.source for c in cells() if c.cell_type == "code" and "delete_work_group" in c.source]
+    return source
+
+
+@pytest.mark.timeout(300)
+def test_the_lessons_clean_up_keeps_lesson_01s_files_and_deletes_all_it_made(lesson_ns, capsys):
+    """Defined last: it deletes what the module's other tests query. Lesson 06 runs after lesson 04,
+    so it deletes what it made; when lesson 01's bucket was there first (a learner who runs 06
+    before 04), lesson 01's files stay and only the lake's and Athena's objects go."""
+    ns = dict(lesson_ns)
+    s3, bucket = ns["s3"], ns["BUCKET"]
+    s3.put_object(Bucket=bucket, Key="csv/file1.csv", Body=b"name,age\nabe,31\n")
+    ns["created_bucket"] = False  # as if lesson 01 had made it
+    exec(clean_up_cell(), ns)  # noqa: S102 - the lesson's own cell
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == ["csv/file1.csv"]
+    assert ns["WORKGROUP"] not in [w["Name"] for w in ns["athena"].list_work_groups()["WorkGroups"]]
+    assert ns["DATABASE"] not in [d["Name"] for d in ns["glue"].get_databases()["DatabaseList"]]
+    said = capsys.readouterr().out
+    assert "deleted workgroup" in said and "objects under" in said
+
+
+def test_the_clean_up_deletes_the_bucket_when_the_lesson_made_it(lesson_ns):
+    import boto3
+
+    s3 = lesson_ns["s3"]
+    bucket = f"{PREFIX}-made-by-06"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="lake/trips.csv", Body=b"x")
+    athena, glue = boto3.client("athena", region_name="us-east-1"), boto3.client("glue", region_name="us-east-1")
+    athena.create_work_group(Name=f"{PREFIX}-again", Configuration={})
+    glue.create_database(DatabaseInput={"Name": "ds_check6_again"})
+    ns = {
+        **lesson_ns,
+        "BUCKET": bucket,
+        "created_bucket": True,
+        "WORKGROUP": f"{PREFIX}-again",
+        "DATABASE": "ds_check6_again",
+        "athena": athena,
+        "glue": glue,
+        "con": SimpleNamespace(close=lambda: None),
+    }
+    exec(clean_up_cell(), ns)  # noqa: S102 - the lesson's own cell
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
