@@ -57,8 +57,11 @@ class Tutorial:
 
         Why not the current folder: papermill and Jupyter may be started anywhere, and a lesson
         must neither litter that folder nor upload what it finds there (``aws s3 cp . --recursive``).
+        Why one per prefix: participants who share a state folder (a rehearsed room, the tests
+        beside ``make lessons``) ran lesson 01 at the same moment in one folder, and one read a
+        ``file1.csv`` that another had just truncated to rewrite it (pandas: EmptyDataError).
         """
-        path = self.settings.state_dir / "work" / lesson
+        path = self.settings.state_dir / "work" / self.settings.prefix / lesson
         path.mkdir(parents=True, exist_ok=True)
         return path
 

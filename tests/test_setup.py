@@ -219,3 +219,15 @@ def test_preflight_names_the_endpoint_sts_was_really_sent_to(tmp_path, monkeypat
     assert api.ok, api.detail
     assert api.detail == f"{moto} answers (STS GetCallerIdentity)"
     assert localstack not in api.detail
+
+
+def test_each_participant_sharing_a_state_folder_writes_in_a_folder_of_its_own(tmp_path):
+    """A rehearsed room shares one state folder: lesson 01 of two participants wrote and read
+    file1.csv in one folder at once, and one read it empty while the other rewrote it."""
+    folders = []
+    for prefix in ("ws-10", "ws-100"):
+        settings = Settings(backend="local", region="us-east-1", prefix=prefix, state_dir=tmp_path)
+        tut = helpers.Tutorial(settings, Names(prefix, "123456789012", "us-east-1"), "123456789012", "arn")
+        folders.append(tut.workdir("01_s3"))
+    assert folders[0] != folders[1] and all(f.is_dir() for f in folders)
+    assert all(f.is_relative_to(tmp_path) for f in folders)
