@@ -344,6 +344,25 @@ def test_a_security_group_name_starting_with_sg_is_refused(aws):
         create()
 
 
+def test_only_the_regions_a_new_account_has_enabled_are_described(aws):
+    """A fresh AWS account has the 17 regions launched before March 20, 2019; the opt-in ones come
+    only with AllRegions, as not-opted-in; China's and GovCloud's never (another kind of account)."""
+    client, on = aws
+    ec2 = client("ec2")
+    enabled = {r["RegionName"]: r["OptInStatus"] for r in ec2.describe_regions()["Regions"]}
+    every = {r["RegionName"]: r["OptInStatus"] for r in ec2.describe_regions(AllRegions=True)["Regions"]}
+    if on:
+        assert set(enabled) == aws_limits.DEFAULT_REGIONS and len(enabled) == 17
+        assert set(enabled.values()) == {"opt-in-not-required"}
+        assert every["af-south-1"] == "not-opted-in" and every["us-east-1"] == "opt-in-not-required"
+        assert set(every) > set(enabled)
+        assert not [r for r in every if r.startswith(("cn-", "us-gov-"))]
+        asked = ec2.describe_regions(RegionNames=["eu-west-1"])["Regions"]
+        assert [r["RegionName"] for r in asked] == ["eu-west-1"]
+    else:
+        assert "cn-north-1" in enabled and "us-gov-west-1" in enabled  # moto's own answer
+
+
 def test_db_instances_per_region_are_limited(aws, emulator):
     client, on = aws
     rds = client("rds")

@@ -33,7 +33,7 @@ import re
 import boto3
 import nbformat
 import pytest
-from support import error_code, in_process_moto
+from support import aws_like_emulator, error_code, in_process_moto
 
 from helpers import cleanup, workshop
 from helpers.errors import TutorialError
@@ -45,22 +45,34 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(scope="module")
 def moto_url():
+    with aws_like_emulator() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def plain_moto():
+    """moto as shipped, in this process: what moto itself enforces, with its settings switched here."""
     with in_process_moto() as url:
         yield url
+
+
+def settings_at(url: str, monkeypatch, tmp_path):
+    """Settings pointing at the emulator at ``url`` (emptied), with the workshop's files under tmp_path."""
+    import urllib.request
+
+    from helpers.settings import load_settings
+
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=60)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    settings = load_settings()
+    monkeypatch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: tmp_path / "workshop"))
+    return settings
 
 
 @pytest.fixture
 def aws(local_stack, moto_url, monkeypatch, tmp_path):
     """Settings pointing at the private emulator (emptied), with the workshop's files under tmp_path."""
-    import urllib.request
-
-    from helpers.settings import load_settings
-
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=60)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    settings = load_settings()
-    monkeypatch.setattr(workshop.Workshop, "folder", staticmethod(lambda s: tmp_path / "workshop"))
-    return settings
+    return settings_at(moto_url, monkeypatch, tmp_path)
 
 
 def client(service: str, url: str, key: str = "test", secret: str = "test"):
@@ -383,11 +395,12 @@ def test_create_never_adopts_another_workshops_user(aws, moto_url, monkeypatch, 
 
 
 @pytest.fixture
-def enforced(aws, moto_url):
-    """Two participants created, then IAM enforcement switched on in the emulator."""
+def enforced(local_stack, plain_moto, monkeypatch, tmp_path):
+    """Two participants created, then moto's own IAM enforcement switched on (plain moto, in this process)."""
     from moto import settings as moto_settings
 
-    iam = client("iam", moto_url)
+    aws = settings_at(plain_moto, monkeypatch, tmp_path)
+    iam = client("iam", plain_moto)
     workshop.create(aws, iam, ACCOUNT, ["ws-01", "ws-02"], yes=True)
     keys = {prefix: workshop.seat_keys(aws, prefix) for prefix in ("ws-01", "ws-02")}
     before = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
@@ -398,32 +411,31 @@ def enforced(aws, moto_url):
         moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = before
 
 
-def test_what_moto_does_not_do_fill_policy_variables(enforced, moto_url):
+def test_what_moto_does_not_do_fill_policy_variables(enforced, plain_moto):
     """Pinned so that a moto upgrade that fills them shows up here: plain moto compares
     ``arn:aws:s3:::${aws:PrincipalTag/participant}-*`` as written, so even a participant's own
     bucket is refused; the launcher's enforcement fills it (tests/test_iam_enforcement.py)."""
-    s3_a = client("s3", moto_url, *enforced["ws-01"])
+    s3_a = client("s3", plain_moto, *enforced["ws-01"])
     mine = Names("ws-01", ACCOUNT, "us-east-1").bucket
     assert error_code(lambda: s3_a.create_bucket(Bucket=mine)) == "AccessDenied"
     assert error_code(lambda: s3_a.list_buckets()) is None  # a Resource "*" statement does apply
 
 
-def test_unknown_or_wrong_keys_are_refused(enforced, moto_url):
+def test_unknown_or_wrong_keys_are_refused(enforced, plain_moto):
     key, secret = enforced["ws-01"]
-    assert error_code(lambda: client("sts", moto_url, "AKIAIOSFODNN7EXAMPLE", secret).get_caller_identity()) in {
+    assert error_code(lambda: client("sts", plain_moto, "AKIAIOSFODNN7EXAMPLE", secret).get_caller_identity()) in {
         "InvalidClientTokenId",
         "InvalidAccessKeyId",
     }
-    assert (
-        error_code(lambda: client("sts", moto_url, key, secret + "x").get_caller_identity()) == "SignatureDoesNotMatch"
-    )
-    assert error_code(lambda: client("sts", moto_url, key, secret).get_caller_identity()) is None
+    wrong_secret = client("sts", plain_moto, key, secret + "x")
+    assert error_code(lambda: wrong_secret.get_caller_identity()) == "SignatureDoesNotMatch"
+    assert error_code(lambda: client("sts", plain_moto, key, secret).get_caller_identity()) is None
 
 
-def test_what_moto_does_not_enforce_resource_scopes_outside_s3(enforced, moto_url):
+def test_what_moto_does_not_enforce_resource_scopes_outside_s3(enforced, plain_moto):
     """Pinned so that a moto upgrade that starts checking them shows up here: today a participant is
     refused even on their own table, because DynamoDB requests are authorised against "*"."""
-    ddb = client("dynamodb", moto_url, *enforced["ws-01"])
+    ddb = client("dynamodb", plain_moto, *enforced["ws-01"])
     own_table = {
         "TableName": "ws-01-users",
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],

@@ -23,6 +23,10 @@ AWS's, each citing its AWS document where it is implemented:
 * STS: AssumeRole (and AssumeRoleWithWebIdentity) for longer than the role's
   ``MaxSessionDuration`` is ``ValidationError``.
 * EC2: CreateSecurityGroup with a name starting with ``sg-`` is ``InvalidParameterValue``.
+* EC2: DescribeRegions lists the regions a new account has enabled, the 17 of the ``aws``
+  partition launched before March 20, 2019 (:data:`DEFAULT_REGIONS`); ``AllRegions=True`` adds
+  the opt-in ones as ``not-opted-in``. moto lists 38, China's and GovCloud's among them, which an
+  AWS account can neither describe nor reach, so a search of "every region" did twice the work.
 * RDS: at most :data:`RDS_DB_INSTANCES` DB instances per region; one more is
   ``InstanceQuotaExceeded``.
 * S3: ListObjectVersions treats ``KeyMarker``/``VersionIdMarker`` as a position in the sorted
@@ -61,6 +65,31 @@ DEFAULT_MAX_SESSION_SECONDS = 3600
 # Quotas in Amazon RDS, "DB instances": 40 per Region,
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html
 RDS_DB_INSTANCES = 40
+# "Regions launched before March 20, 2019 are enabled by default" (Enable or disable AWS Regions
+# in your account, https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html);
+# "You can't describe or access the Regions of one type of account from another" (China, GovCloud:
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html).
+DEFAULT_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    }
+)
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -264,6 +293,36 @@ def _patch_ec2() -> None:
         return original(self, name, description, *args, **kwargs)
 
     SecurityGroupBackend.create_security_group = create_security_group
+
+    from moto.ec2.models.availability_zones_and_regions import Region
+    from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
+
+    original_regions = AvailabilityZonesAndRegions.describe_regions
+
+    def describe_regions(self):
+        # "AllRegions: Indicates whether to display all Regions, including Regions that are
+        # disabled for your account"; OptInStatus "opt-in-not-required | opted-in | not-opted-in".
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html
+        if not CONFIG.enabled:
+            return original_regions(self)
+        from moto.core.responses import ActionResult
+
+        self.error_on_dryrun()
+        names = set(self._get_param("RegionNames", []))
+        everything = str(self._get_param("AllRegions", "false")).lower() == "true"
+        regions = [
+            Region(r.name, r.endpoint, "opt-in-not-required" if r.name in DEFAULT_REGIONS else "not-opted-in")
+            for r in self.ec2_backend.describe_regions()
+            if r.endpoint.endswith(".amazonaws.com") and not r.name.startswith("us-gov-")
+        ]
+        regions = [
+            r
+            for r in regions
+            if (everything or r.opt_in_status != "not-opted-in") and (not names or r.name in names)
+        ]
+        return ActionResult({"Regions": sorted(regions, key=lambda r: r.name)})
+
+    AvailabilityZonesAndRegions.describe_regions = describe_regions
 
 
 # --------------------------------------------------------------------------- RDS
