@@ -316,9 +316,7 @@ def _patch_ec2() -> None:
             if r.endpoint.endswith(".amazonaws.com") and not r.name.startswith("us-gov-")
         ]
         regions = [
-            r
-            for r in regions
-            if (everything or r.opt_in_status != "not-opted-in") and (not names or r.name in names)
+            r for r in regions if (everything or r.opt_in_status != "not-opted-in") and (not names or r.name in names)
         ]
         return ActionResult({"Regions": sorted(regions, key=lambda r: r.name)})
 
