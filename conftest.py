@@ -66,13 +66,13 @@ def _room_seats():
     from benchmarks.room import Seat
     from tools.prove_on_aws import new_prefix
 
-    # Four seats serve every assertion (tests/test_workshop_rehearsal.py lists which proves what):
-    # ws-10 and ws-100 extend one another, so each must never see the other's.
+    # Three seats serve every assertion (tests/test_workshop_rehearsal.py lists which proves what):
+    # ws-10 and ws-100 extend one another, so each must never see the other's; the proof seat's
+    # lessons 00-04 each run twice in a row, so one run proves both the proof tool and the reruns.
     return [
-        Seat("ws-10", "twice"),
-        Seat("ws-100", "core"),
-        Seat("ws-02", "student"),
-        Seat(new_prefix(), "proof"),
+        Seat("ws-10", "core"),
+        Seat("ws-100", "student"),
+        Seat(new_prefix(), "proof", twice=True),
     ]
 
 
@@ -133,10 +133,10 @@ def room():
     one account with decoys, each seat with the keys `workshop create` made and IAM enforced as
     AWS does, after `workshop prepare`, then `workshop sweep`. Several test modules assert on
     this one run (tests/test_workshop_rehearsal.py lists which assertion proves what): ws-10 runs
-    the series twice in a row (test_lessons), ws-100 the workshop's core path (test_core_path),
-    ws-02 the student copies (test_student), and a seat the proof tool (test_prove_on_aws); ws-10
-    and ws-100 have prefixes that extend one another. Started in the background when collection
-    ends (above).
+    the workshop's core path (test_core_path), ws-100 the student copies (test_student), and a
+    seat the proof tool over the series with lessons 00-04 each twice in a row (test_prove_on_aws,
+    test_lessons); ws-10 and ws-100 have prefixes that extend one another. Started in the
+    background when collection ends (above).
     """
     import pickle
     import time

@@ -59,7 +59,7 @@ _FAILED_AT = re.compile(r"^(?P<notebook>\d\d_\w+) failed at (?P<detail>.+)$")
 
 @dataclasses.dataclass(frozen=True)
 class Seat:
-    """One participant: a prefix, and what they run.
+    """One participant: a prefix, what they run, and whether each lesson runs twice in a row.
 
     ``run``: ``python -m helpers run``, every lesson as committed (exercises answered);
     ``twice``: the same with lessons 00-04 each twice in a row, on top of their own resources
@@ -68,10 +68,17 @@ class Seat:
     (lesson 04's core path must still delete everything);
     ``student``: ``python -m helpers run 00 01 02 03 04 --notebooks-dir <student copies>``, a learner
     who has not typed an answer yet; ``proof``: ``python -m tools.prove_on_aws --backend local``.
+    ``twice=True`` gives any seat lessons 00-04 twice in a row (``twice`` is ``run`` with it), so
+    one seat can prove both: the proof tool over a series whose lessons run again.
     """
 
     prefix: str
     kind: str = "run"
+    twice: bool = False
+
+    @property
+    def runs_twice(self) -> bool:
+        return self.twice or self.kind == "twice"
 
 
 @dataclasses.dataclass
@@ -86,6 +93,19 @@ class SeatRun:
     output_dir: Path
     seen_of_others: list[str]
     desk: Path | None = None  # the folder of lessons it ran from (set_desk)
+
+    @property
+    def lessons_left_nothing(self) -> bool:
+        """Whether the seat's lessons deleted all they created: the runner's final cleanup found
+        nothing of the participant's (or, for the proof tool, its own look before its sweep)."""
+        from helpers import cleanup
+
+        if self.seat.kind == "proof":
+            from tools.prove_on_aws import LESSONS_LEFT_NOTHING
+
+            return LESSONS_LEFT_NOTHING in self.output
+        after = self.output.split("Cleaning up what the series created", 1)
+        return len(after) == 2 and cleanup.listing([]) in after[1]
 
     @property
     def failures(self) -> list[str]:
@@ -399,13 +419,13 @@ def set_desk(seat: Seat, desk: Path, student_dir: Path) -> Path:
     The lessons write files next to themselves (lesson 01 writes ``file1.csv`` and reads it back), so
     two seats running from one folder would overwrite each other's files mid-lesson: in a real room
     every participant has their own. Student seats get the student copies; the others the lessons
-    (twice seats: each lesson twice in a row).
+    (seats that run twice: lessons 00-04 each twice in a row).
     """
     import shutil
 
     from helpers.runner import lesson_notebooks
 
-    if seat.kind == "twice":
+    if seat.runs_twice:
         return twice_in_a_row(desk)
     if seat.kind == "student":
         shutil.copytree(student_dir, desk, dirs_exist_ok=True)

@@ -20,19 +20,16 @@ LESSONS = ["00_setup_and_secrets", "01_s3", "02_rds_postgres", "03_dynamodb", "0
 
 @pytest.mark.timeout(1500)
 def test_every_lesson_runs_twice_and_cleanup_leaves_nothing(room):
-    """The room's ``twice`` seat (conftest.py ``room``): lessons 00-04 each run twice in a row, on top
-    of their own resources, through ``python -m helpers run`` under the participant policy; then
-    the bonus lessons once; then the runner's final cleanup finds nothing of the seat's left."""
-    from helpers import cleanup
-
-    (seat,) = [run for run in room.seats if run.seat.kind == "twice"]
+    """The room's seat that runs twice (conftest.py ``room``: the proof seat): lessons 00-04 each
+    run twice in a row, on top of their own resources, under the participant policy; then the
+    bonus lessons once; then nothing of the seat's is left for the final cleanup to find."""
+    (seat,) = [run for run in room.seats if run.seat.runs_twice]
     ran = [(notebook, status) for notebook, status, _ in seat.lessons]
     bonus = [path.stem for path in lesson_notebooks() if path.stem not in LESSONS]
     expected = [name for lesson in LESSONS for name in (lesson, f"{lesson}_again")] + bonus
     assert ran == [(name, "ok") for name in expected], seat.failures
     assert seat.returncode == 0, seat.output[-3000:]
-    final = seat.output.split("Cleaning up what the series created", 1)[1]
-    assert cleanup.listing([]) in final, f"lesson 04 left resources behind:\n{final}"
+    assert seat.lessons_left_nothing, f"lesson 04 left resources behind:\n{seat.output[-3000:]}"
 
 
 def test_a_short_lived_link_is_fetched_in_the_cell_that_signs_it():

@@ -1,10 +1,11 @@
 """A workshop room rehearsed for real, and one participant refused on another's resources.
 
 The room (the session fixture ``room`` in conftest.py, :func:`benchmarks.room.rehearse`, the same
-code as ``python -m benchmarks --room N``): four seats in one account, each with the keys
+code as ``python -m benchmarks --room N``): three seats in one account, each with the keys
 ``workshop create`` made and IAM enforced as AWS does, after ``workshop prepare``, alongside
 decoys that belong to no participant (a bucket, a table, a security group, a DB instance), all
-running the real notebooks at once through ``python -m helpers run``; then ``workshop sweep``.
+running the real notebooks at once (``python -m helpers run``, or the proof tool, which runs the
+lessons through the same runner); then ``workshop sweep``.
 
 One run serves what used to take six runs of the series. Where each old test's proof went:
 
@@ -13,21 +14,22 @@ One run serves what used to take six runs of the series. Where each old test's p
   :func:`test_every_seat_ran_every_lesson_without_a_failure` and
   :func:`test_the_lessons_left_nothing_for_the_runners_cleanup`.
 * ``test_workshop::test_two_participants_at_once_do_not_collide`` (two runs at once, one's
-  cleanup leaves the other's resources): four runs at once, with IAM enforced, so touching
+  cleanup leaves the other's resources): three runs at once, with IAM enforced, so touching
   another's resource is refused and fails a lesson
   (:func:`test_every_seat_ran_every_lesson_without_a_failure`); no seat's notebooks or cleanup
   listing names another's resource (:func:`test_no_participant_saw_another_or_a_decoy`), which
   also covers ws-10 against ws-100, the prefixes that extend one another; and the decoys outlive
   everyone's cleanup and the sweep (:func:`test_the_sweep_left_nothing_and_the_decoys_are_intact`).
-* ``test_lessons::test_every_lesson_runs_twice_and_cleanup_leaves_nothing``: the ``twice`` seat,
-  asserted in tests/test_lessons.py.
+* ``test_lessons::test_every_lesson_runs_twice_and_cleanup_leaves_nothing``: the seat whose lessons
+  00-04 run twice in a row (the proof seat), asserted in tests/test_lessons.py.
 * ``test_core_path::test_the_core_path_of_lessons_00_to_04_runs_green_and_leaves_nothing_behind``
   (a run of its own, with ``--keep``, then a look for leftovers): the ``core`` seat, asserted in
   tests/test_core_path.py (the runner's final cleanup, as the participant, must find nothing).
 * ``test_student::test_before_an_answer_every_check_says_not_yet_and_with_the_solutions_right``:
   the ``student`` seat ("Not yet") and the answered seats ("Right"), asserted in tests/test_student.py.
 * ``test_prove_on_aws::test_the_real_series_passes_the_proof_on_the_local_backend``: the ``proof``
-  seat, asserted in tests/test_prove_on_aws.py (a proof run in a shared account, now).
+  seat, asserted in tests/test_prove_on_aws.py (a proof run in a shared account, over lessons that
+  run twice in a row: the proof passes only if the reruns do too).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import pytest
 from support import error_code, free_port
 
 from benchmarks.room import KINDS, WORKSHOP_LESSONS, Seat, _seat_command, mentions, set_desk
-from helpers import cleanup, workshop
+from helpers import workshop
 from helpers.local import iam_enforcement, stack
 from helpers.runner import NOTEBOOK_DIR, lesson_notebooks
 from helpers.settings import load_settings
@@ -79,6 +81,21 @@ def test_every_seat_runs_the_lessons_from_a_folder_of_its_own(tmp_path):
     assert len(set(folders)) == len(seats)
 
 
+def test_a_proof_seat_that_runs_twice_runs_the_proof_tool_over_each_lesson_twice(tmp_path):
+    """The session's room folds the runs twice in a row into its proof seat: the proof tool, over a
+    desk where lessons 00-04 each come twice and the bonus lessons once."""
+    from helpers.runner import lesson_notebooks as lessons_in
+
+    seat = Seat("proof-0a1b2c", "proof", twice=True)
+    desk = set_desk(seat, tmp_path / "desk", tmp_path / "student")
+    command = _seat_command(seat, tmp_path / "out", desk)
+    assert command[0] == "tools.prove_on_aws" and command[command.index("--notebooks-dir") + 1] == str(desk)
+    ran = [path.stem for path in lessons_in(desk)]
+    assert ran[:2] == ["00_setup_and_secrets", "00_setup_and_secrets_again"]
+    assert len(ran) == len(lesson_notebooks()) + len(WORKSHOP_LESSONS)
+    assert not Seat("proof-0a1b2c", "proof").runs_twice and Seat("ws-01", "twice").runs_twice
+
+
 @pytest.mark.timeout(ROOM_TIMEOUT)
 def test_no_participant_saw_another_or_a_decoy(room):
     assert room.seen() == {}
@@ -98,12 +115,8 @@ def test_the_sweep_left_nothing_and_the_decoys_are_intact(room):
 def test_the_lessons_left_nothing_for_the_runners_cleanup(room):
     """Lesson 04 (and 05, for its own instance) delete all they created: the runner's final
     cleanup, as the participant, finds nothing of theirs, while every other seat still works."""
-    nothing = cleanup.listing([])
     for run in room.seats:
-        if run.seat.kind == "proof":
-            continue  # the proof tool checks this itself (tests/test_prove_on_aws.py)
-        after = run.output.split("Cleaning up what the series created", 1)
-        assert len(after) == 2 and nothing in after[1], f"{run.seat.prefix}:\n{run.output[-3000:]}"
+        assert run.lessons_left_nothing, f"{run.seat.prefix}:\n{run.output[-3000:]}"
 
 
 @pytest.mark.timeout(ROOM_TIMEOUT)

@@ -31,6 +31,10 @@ CONFIRM_ENV = "TUTORIAL_AWS_PROOF_CONFIRM"
 PREFIX_START = "proof-"
 
 
+# What the proof prints when the lessons deleted all they created (the look before its sweep).
+LESSONS_LEFT_NOTHING = "Nothing: the lessons cleaned up after themselves."
+
+
 def new_prefix() -> str:
     from helpers.settings import new_prefix as generate
 
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         results = runner.run_notebooks(notebooks, output_dir)
         print("\nWhat the lessons left behind (they must delete everything they create):")
         left_by_lessons = cleanup.find(settings, regions=regions.used(settings))
-        print(cleanup.listing(left_by_lessons, empty="Nothing: the lessons cleaned up after themselves."))
+        print(cleanup.listing(left_by_lessons, empty=LESSONS_LEFT_NOTHING))
     finally:
         # Always, even after a failed lesson or Ctrl-C: nothing billable may outlive the run.
         print("\nFinal sweep of the proof prefix:")
