@@ -59,8 +59,10 @@ site-check: site
 lessons: setup
 	$(PY) -m helpers run
 
-## Lint, unit and fault tests, then the notebooks compared with their committed outputs.
-test: setup lint test-unit test-notebooks
+## Lint, then one pytest run: unit and fault tests, the workshop room, and the notebooks compared
+## with their committed outputs (nbval, all lessons in order on one worker, beside the tests).
+test: setup lint
+	$(PY) -m pytest -n auto $(NBVAL) notebooks tests
 
 # One worker process per core (pytest-xdist); each is a participant with a prefix of its own,
 # and the session's workshop room still runs once, in the background (conftest.py).

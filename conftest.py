@@ -100,6 +100,28 @@ def _rehearse_into(folder) -> None:
         raise
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``pytest -n`` (load distribution, as ``make test`` runs it), nbval's cells of all the
+    notebooks go to one worker together, in order, while tests are shared out one by one as usual.
+
+    The lessons build on one another (lesson 04 deletes what 01-03 made) and each worker is a
+    participant of its own, so the notebooks must be neither split between workers nor
+    interleaved with other tests. They are the largest unit, so they start first, and the other
+    workers run the tests meanwhile. (pytest-xdist's own ``--dist loadgroup`` cannot group them
+    under pytest 9, which no longer takes a node id from ``item._nodeid``.)
+    """
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LessonsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "notebooks" if nodeid.split("::", 1)[0].endswith(".ipynb") else nodeid
+
+    return LessonsTogether(config, log)
+
+
 @pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have removed what will not run
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """When a collected test asks for the room, start it now, in the background, and run those tests last.
