@@ -100,7 +100,7 @@ def _rehearse_into(folder) -> None:
         raise
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # a hook of pytest-xdist's, absent under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Under ``pytest -n`` (load distribution, as ``make test`` runs it), nbval's cells of all the
     notebooks go to one worker together, in order, while tests are shared out one by one as usual.

@@ -80,3 +80,28 @@ def test_the_moved_commands_are_where_the_readme_says():
         assert command in readme, command
     assert "`python -m helpers.notebooks` is now" in readme  # the move is announced, not silent
     assert "helpers/stack.py" not in readme and "helpers/moto_server.py" not in readme
+
+
+def test_make_test_runs_the_lessons_together_on_one_worker_beside_the_tests(pytestconfig, monkeypatch):
+    """`make test` is one `pytest -n` run over notebooks/ and tests/: every nbval cell of every
+    lesson is one unit of work (the lessons build on one another; each worker is a participant of
+    its own), the largest, so it starts first; each test is a unit of its own."""
+    import conftest
+
+    monkeypatch.setattr(pytestconfig.option, "dist", "load", raising=False)
+    monkeypatch.setattr(pytestconfig.option, "tx", ["2*popen"], raising=False)
+    scheduler = conftest.pytest_xdist_make_scheduler(pytestconfig, None)
+    ids = [
+        "tests/test_names.py::test_a",
+        "notebooks/00_setup_and_secrets.ipynb::Cell 0",
+        "tests/test_names.py::test_b[x]",
+        "notebooks/00_setup_and_secrets.ipynb::Cell 1",
+        "notebooks/04_cleanup.ipynb::Cell 0",
+    ]
+    scopes = [scheduler._split_scope(nodeid) for nodeid in ids]
+    assert scopes[1] == scopes[3] == scopes[4] != scopes[0]
+    assert scopes[0] != scopes[2] and scopes[0] == ids[0]
+    monkeypatch.setattr(pytestconfig.option, "dist", "loadfile")
+    assert conftest.pytest_xdist_make_scheduler(pytestconfig, None) is None  # asked for another: given it
+    recipe = (REPO / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "-n auto" in recipe and "$(NBVAL) notebooks tests" in recipe
