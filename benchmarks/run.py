@@ -19,6 +19,11 @@ from benchmarks.cases import Timing, log
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+# What `--publish` replaces in benchmarks/RESULTS.md: the part between these two lines. The rest
+# (rooms run with --room and published by hand, the data lake's own section, notes made by hand)
+# is kept as it is.
+PUBLISH_BEGIN = "<!-- python -m benchmarks --publish writes from here -->"
+PUBLISH_END = "<!-- to here; the sections below are published by hand or by their own benchmarks -->"
 
 # (description, numerator method, denominator method, comparison, limit): numerator / denominator,
 # or, for the "s<=" comparison, numerator minus denominator in seconds.
@@ -204,6 +209,21 @@ def text_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def publish(generated: str, published: Path) -> None:
+    """Put this run's ``generated`` RESULTS.md into ``published`` between its two markers,
+    leaving everything outside them as it was; a file without the markers is replaced whole."""
+    title, _, body = generated.partition("\n")
+    block = f"{title}\n{PUBLISH_BEGIN}\n{body.strip(chr(10))}\n{PUBLISH_END}\n"
+    old = published.read_text() if published.exists() else ""
+    if PUBLISH_BEGIN in old and PUBLISH_END in old:
+        before = old[: old.index(PUBLISH_BEGIN)]
+        before = before[: before.rindex(title)] if title in before else before
+        after = old[old.index(PUBLISH_END) + len(PUBLISH_END) :].lstrip("\n")
+        published.write_text(before + block + ("\n" + after if after else ""))
+    else:
+        published.write_text(block)
+
+
 def markdown(meta: dict, rows: list[dict], memory: list[dict], targets: list[dict]) -> str:
     m = meta["machine"]
     lines = [
@@ -383,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\nWrote {RESULTS.relative_to(HERE.parent)}/results.json, RESULTS.md, results.png")
     if args.publish:
-        shutil.copy(RESULTS / "RESULTS.md", HERE / "RESULTS.md")
+        publish((RESULTS / "RESULTS.md").read_text(), HERE / "RESULTS.md")
         if rows:
             shutil.copy(RESULTS / "results.png", HERE / "results.png")
         print("Copied RESULTS.md and results.png into benchmarks/ (commit them with the README).")

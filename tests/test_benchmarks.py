@@ -106,3 +106,28 @@ def test_a_bucket_that_will_not_go_away_does_not_cost_the_run_its_results(capsys
     err = capsys.readouterr().err
     assert "ds-abc-bench-1" in err and "python -m helpers clean --yes" in err
     assert sweep_bucket(None, "ds-abc-bench-1", lambda s3, name: None) is True
+
+
+def test_publishing_a_run_keeps_the_sections_published_by_hand_or_by_their_own_benchmarks(tmp_path):
+    """`python -m benchmarks --publish` used to copy its RESULTS.md over the published one, dropping
+    the workshop rooms (run with --room, published by hand), the data lake's section and notes."""
+    from benchmarks import run
+
+    committed = (run.HERE / "RESULTS.md").read_text()
+    assert committed.count(run.PUBLISH_BEGIN) == 1 and committed.count(run.PUBLISH_END) == 1
+    kept = committed.split(run.PUBLISH_END, 1)[1]
+    assert "## Workshop room: 30 participants at once" in kept and "## Data lake:" in kept
+    published = tmp_path / "RESULTS.md"
+    published.write_text(committed)
+    generated = "# Benchmark results\n\nRun 2099-01-01 00:00.\n\n## PostgreSQL: load CSV from S3\n\n| a | b |\n"
+    run.publish(generated, published)
+    after = published.read_text()
+    assert after.startswith("# Benchmark results\n" + run.PUBLISH_BEGIN + "\nRun 2099-01-01 00:00.\n")
+    assert "## DynamoDB: write items" not in after  # the old run's own sections went
+    assert after.endswith(kept.lstrip("\n")) and after.count("# Benchmark results") == 1
+    run.publish(generated, published)
+    assert published.read_text() == after  # publishing the same run again changes nothing
+    fresh = tmp_path / "new.md"
+    run.publish(generated, fresh)
+    body = generated.split("\n", 1)[1].strip("\n")
+    assert fresh.read_text() == f"# Benchmark results\n{run.PUBLISH_BEGIN}\n{body}\n{run.PUBLISH_END}\n"
