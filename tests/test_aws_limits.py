@@ -363,6 +363,27 @@ def test_only_the_regions_a_new_account_has_enabled_are_described(aws):
         assert "cn-north-1" in enabled and "us-gov-west-1" in enabled  # moto's own answer
 
 
+def test_a_missing_workgroup_is_not_found_and_an_untagged_one_has_no_tags(aws):
+    """GetWorkGroup of a missing workgroup: InvalidRequestException (moto: a null workgroup);
+    ListTagsForResource of a workgroup without tags: an empty list (moto: "Does Not Exist")."""
+    client, on = aws
+    athena = client("athena")
+    athena.create_work_group(Name="ws-01-lake", Configuration={})
+    arn = "arn:aws:athena:us-east-1:123456789012:workgroup/ws-01-lake"
+    missing = lambda: athena.get_work_group(WorkGroup="ws-01-gone")  # noqa: E731
+    untagged = lambda: athena.list_tags_for_resource(ResourceARN=arn)  # noqa: E731
+    assert athena.get_work_group(WorkGroup="ws-01-lake")["WorkGroup"]["Name"] == "ws-01-lake"
+    if on:
+        error = _refused(missing)
+        assert error["Code"] == "InvalidRequestException" and "is not found" in error["Message"]
+        assert untagged()["Tags"] == []
+        athena.tag_resource(ResourceARN=arn, Tags=[{"Key": "participant", "Value": "ws-01"}])
+        assert untagged()["Tags"] == [{"Key": "participant", "Value": "ws-01"}]
+    else:
+        assert missing().get("WorkGroup") is None
+        assert _refused(untagged)["Code"] == "InvalidRequestException"
+
+
 def test_db_instances_per_region_are_limited(aws, emulator):
     client, on = aws
     rds = client("rds")

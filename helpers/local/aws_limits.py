@@ -31,6 +31,9 @@ AWS's, each citing its AWS document where it is implemented:
   ``InstanceQuotaExceeded``.
 * S3: ListObjectVersions treats ``KeyMarker``/``VersionIdMarker`` as a position in the sorted
   listing, as S3 does, instead of looking the marker up among the versions that still exist.
+* Athena: GetWorkGroup of a workgroup that does not exist is ``InvalidRequestException`` ("WorkGroup
+  is not found."; moto answers ``{"WorkGroup": null}``), and ListTagsForResource of a workgroup
+  without tags is an empty list (moto answers that it does not exist).
 
 It runs inside the emulator's process only (``python -m helpers.local.moto_server``), installed
 by :func:`install`, switched by ``TUTORIAL_AWS_LIMITS`` (on unless ``off``), with the DB instance
@@ -482,6 +485,40 @@ def _patch_s3() -> None:
     S3Backend.list_object_versions = list_object_versions
 
 
+# --------------------------------------------------------------------------- Athena
+
+
+def _patch_athena() -> None:
+    from moto.athena.responses import AthenaResponse
+
+    original_get, original_tags = AthenaResponse.get_work_group, AthenaResponse.list_tags_for_resource
+
+    def get_work_group(self):
+        # GetWorkGroup's errors: InvalidRequestException, "Indicates that something is wrong with
+        # the input to the request", which AWS gives a missing workgroup as "WorkGroup is not found."
+        # https://docs.aws.amazon.com/athena/latest/APIReference/API_GetWorkGroup.html
+        if CONFIG.enabled and self.athena_backend.get_work_group(self._get_param("WorkGroup")) is None:
+            return self.error("WorkGroup is not found.", 400)
+        return original_get(self)
+
+    def list_tags_for_resource(self):
+        # "Lists the tags associated with an Athena resource": none is an empty list, not an error.
+        # https://docs.aws.amazon.com/athena/latest/APIReference/API_ListTagsForResource.html
+        arn = self._get_param("ResourceARN") or ""
+        kind, _, name = arn.rpartition(":")[2].partition("/")
+        if (
+            CONFIG.enabled
+            and kind == "workgroup"
+            and name in self.athena_backend.work_groups
+            and not self.athena_backend.list_tags_for_resource(arn)
+        ):
+            return json.dumps({"Tags": []})
+        return original_tags(self)
+
+    AthenaResponse.get_work_group = get_work_group
+    AthenaResponse.list_tags_for_resource = list_tags_for_resource
+
+
 # --------------------------------------------------------------------------- the server side
 
 
@@ -506,5 +543,6 @@ def install(enabled: bool = True, rds_instance_quota: int = RDS_DB_INSTANCES) ->
             _patch_ec2()
             _patch_rds()
             _patch_s3()
+            _patch_athena()
             _INSTALLED = True
     configure(enabled, rds_instance_quota)
