@@ -42,6 +42,11 @@ KERNEL_START_TIMEOUT = 180
 # two kernels started at the same moment can also collide on the ports they pick.
 KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond in")
 KERNEL_START_TRIES = 2
+# The longest a cell may run before the runner stops it and reports the lesson as failed, so that a
+# hung call (a lost connection, a kernel that stopped answering) cannot hold a headless run forever.
+# The series' longest wait is on AWS: lesson 04 gives a deleted instance's security group up to 20
+# minutes; an hour leaves room for a slow region without letting a pipeline hang.
+CELL_TIMEOUT = 3600
 
 # The cells of a section a two-hour workshop can skip (issue 17's conventions: the heading cell
 # and every cell under it carry it). tools.lesson_time counts them apart.
@@ -91,8 +96,14 @@ def _write_core_path(path: Path, folder: Path) -> Path:
 
 def _failure_detail(exc: BaseException) -> str:
     """'cell 7: KeyError: ...' from a papermill error, or the exception itself."""
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, CellTimeoutError):
+        return (
+            f"a cell ran longer than {CELL_TIMEOUT} s and was stopped (a hung call, or a kernel that stopped "
+            "answering); the executed copy shows which. Run the lesson again, or that cell in JupyterLab."
+        )
     if isinstance(exc, PapermillExecutionError):
         evalue = (exc.evalue or "").strip().splitlines()
         first = evalue[0] if evalue else ""
@@ -146,6 +157,7 @@ def run_notebooks(
                             kernel_name=kernel_name,
                             request_save_on_cell_execute=False,
                             start_timeout=KERNEL_START_TIMEOUT,
+                            execution_timeout=CELL_TIMEOUT,
                             # ipykernel warns on every start that loopback TCP is unencrypted; the
                             # kernel only listens on 127.0.0.1, so that line is noise in a lesson run.
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],

@@ -57,6 +57,26 @@ def test_a_kernel_that_will_not_exit_does_not_hold_up_the_next_lesson(tmp_path):
     assert elapsed < 4.5, f"the stuck kernel held the run for {elapsed:.1f} s; the default 5 s wait is back"
 
 
+@pytest.mark.timeout(120)
+def test_a_cell_that_hangs_is_stopped_and_the_lesson_reported_failed(tmp_path, monkeypatch):
+    """Nothing hangs: a cell that never returns (here it sleeps) is stopped after CELL_TIMEOUT
+    seconds, the lesson is FAILED with what to do, and the next lesson is skipped as after any failure."""
+    import time
+
+    from helpers import runner
+
+    monkeypatch.setattr(runner, "CELL_TIMEOUT", 2)
+    books = [
+        write_notebook(tmp_path / "00_hangs.ipynb", "x = 1", "import time\ntime.sleep(600)"),
+        write_notebook(tmp_path / "01_after.ipynb", "y = 2"),
+    ]
+    start = time.monotonic()
+    results = run_notebooks(books, tmp_path / "out", progress=False, log=lambda _: None)
+    assert time.monotonic() - start < 60
+    assert [r.status for r in results] == ["FAILED", "skipped"]
+    assert "ran longer than 2 s and was stopped" in results[0].detail and "Run the lesson again" in results[0].detail
+
+
 def test_a_kernel_that_never_started_is_tried_once_more_and_a_failing_cell_is_not(tmp_path, monkeypatch):
     """Twenty lessons starting at once on two cores: a kernel may not answer within nbclient's 60 s, or
     two kernels collide on their ports ("Kernel died before replying to kernel_info"). That is the
