@@ -400,6 +400,42 @@ def test_a_workgroup_cannot_write_its_results_into_another_participants_bucket(e
     assert finished(athena, query) == "SUCCEEDED"
 
 
+def test_query_results_are_read_with_the_callers_own_right_to_the_result_file(enforced):
+    """GetQueryResults needs s3:GetObject on the result location too: a user whose policy grants
+    the workgroup and writing the results, but not reading them, gets the query run and its
+    results refused; with GetObject added, the same call answers."""
+    url = enforced["url"]
+    switch(url, False)
+    iam, bucket = admin(url, "iam"), "results-only-writer"
+    error_code(lambda: admin(url, "s3").create_bucket(Bucket=bucket))
+    statements = [
+        {"Effect": "Allow", "Action": "athena:*", "Resource": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/wg-w"},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetBucketLocation"],
+            "Resource": "arn:aws:s3:::" + bucket + "*",
+        },
+    ]
+    iam.create_user(UserName="writer")
+    iam.put_user_policy(
+        UserName="writer", PolicyName="w", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )
+    key = iam.create_access_key(UserName="writer")["AccessKey"]
+    athena = as_key((key["AccessKeyId"], key["SecretAccessKey"]), url, "athena")
+    switch(url, True)
+    config = {"ResultConfiguration": {"OutputLocation": f"s3://{bucket}/athena-results/"}}
+    assert error_code(lambda: athena.create_work_group(Name="wg-w", Configuration=config)) is None
+    query = athena.start_query_execution(QueryString="SELECT 1", WorkGroup="wg-w")["QueryExecutionId"]
+    assert finished(athena, query) == "SUCCEEDED"
+    assert error_code(lambda: athena.get_query_results(QueryExecutionId=query)) in REFUSED
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/athena-results/*"}
+    document = {"Version": "2012-10-17", "Statement": [*statements, read]}
+    switch(url, False)
+    iam.put_user_policy(UserName="writer", PolicyName="w", PolicyDocument=json.dumps(document))
+    switch(url, True)
+    assert athena.get_query_results(QueryExecutionId=query)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "1"
+
+
 def test_without_the_glue_database_tag_a_user_gets_no_database(enforced):
     """The old-design user has a participant tag but no ``glue_database`` tag: no database at all."""
     glue = as_key(enforced["keys"]["old-design"], enforced["url"], "glue")

@@ -1212,6 +1212,16 @@ def get(account_id: str, query_id: str) -> Query:
     return query
 
 
+def result_location(account_id: str, query_id: str) -> str | None:
+    """Where the query's result file is (``s3://bucket/key``), or None for a query this engine does
+    not know: what GetQueryResults reads, with the caller's rights (IAM enforcement checks them)."""
+    with _LOCK:
+        query = _QUERIES.get(query_id or "")
+    if query is None or query.account_id != account_id:
+        return None
+    return query.output_location + (query.result_name or f"{query.id}.csv")
+
+
 def stop(account_id: str, query_id: str) -> None:
     """Cancel a queued or running query; a finished one keeps its state."""
     query = get(account_id, query_id)

@@ -35,7 +35,9 @@ calls on the workgroup of that query
 (https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html); StartQueryExecution also
 needs, as the caller, the Glue database it names and S3 write access to its output location, which
 Athena uses with the caller's credentials (the query-results statement of AmazonAthenaFullAccess,
-https://docs.aws.amazon.com/athena/latest/ug/managed-policies.html).
+https://docs.aws.amazon.com/athena/latest/ug/managed-policies.html), and GetQueryResults S3 read
+access to the result file. Not checked: the Glue tables and S3 objects a query reads, which on AWS
+also need glue:GetTable, glue:GetPartitions and s3:GetObject as the caller.
 
 Off unless the emulator starts with ``TUTORIAL_AWS_IAM=enforce``, or is switched at run time
 through ``POST /moto-api/tutorial/iam`` ``{"enforce": true}``: the instructor's rehearsal
@@ -294,7 +296,7 @@ def _glue(action: str, params: dict[str, Any], arn) -> list[Context]:
 
 def _athena(request, action: str, params: dict[str, Any], arn) -> list[Context]:
     """An Athena call on its workgroup; StartQueryExecution with what Athena then does as the caller
-    (the Glue database named, the output location written)."""
+    (the Glue database named, the output location written); GetQueryResults with the result file read."""
     from moto.athena.models import athena_backends
 
     full = f"athena:{action}"
@@ -312,6 +314,16 @@ def _athena(request, action: str, params: dict[str, Any], arn) -> list[Context]:
     else:
         workgroup = str(params.get("Name") or params.get("WorkGroup") or "primary")
     found: list[Context] = [(full, arn("athena", f"workgroup/{workgroup}"), {})]
+    if action == "GetQueryResults":
+        # "the IAM principal with permission to call GetQueryResults also must have permissions to
+        # the Amazon S3 GetObject action for the Athena query results location"
+        # https://docs.aws.amazon.com/athena/latest/APIReference/API_GetQueryResults.html
+        from helpers.local import athena_engine
+
+        location = athena_engine.result_location(request.account_id, str(params.get("QueryExecutionId", "")))
+        if location and location.startswith("s3://"):
+            bucket, _, key = location[len("s3://") :].partition("/")
+            found.append(("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {}))
     if action == "CreateWorkGroup" and params.get("Tags"):
         found.append(("athena:TagResource", arn("athena", f"workgroup/{workgroup}"), {}))
     if action == "StartQueryExecution":
