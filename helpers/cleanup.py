@@ -1007,11 +1007,13 @@ def scope_of(settings: Settings, all_participants: bool, participants: Collectio
 
 
 def regions_to_search(settings: Settings, clients: Clients, all_regions: bool, log: Log = print) -> list[str]:
-    """The regions this checkout used or, with ``all_regions``, every region enabled for the account."""
+    """The regions this checkout used or, with ``all_regions``, those and every region enabled for
+    the account. The used ones stay in: an opt-in region a learner worked in and has since disabled
+    (or, locally, one the emulator serves without listing it) may still hold what they made there."""
     if not all_regions:
         return used_regions.used(settings)
     try:
-        return sorted(set(used_regions.enabled(clients("ec2", settings.region))) | {settings.region})
+        return sorted(set(used_regions.enabled(clients("ec2", settings.region))) | set(used_regions.used(settings)))
     except (BotoCoreError, ClientError) as exc:
         log(f"could not list the account's regions ({failure(exc, settings)}); searching the regions used instead.")
         return used_regions.used(settings)

@@ -369,6 +369,23 @@ def test_all_regions_finds_a_region_never_recorded(aws, tmp_path):
     assert away in found.regions and len(found.regions) > 2
 
 
+def test_all_regions_also_searches_a_used_region_that_is_not_listed_as_enabled(aws, tmp_path):
+    """af-south-1 is an opt-in region: DescribeRegions leaves it out until the account enables it.
+    A learner who worked there (recorded as used) and runs `clean --all-regions` from another region
+    must still have it searched."""
+    from helpers import regions
+
+    a = random_prefix()
+    mine = dataclasses.replace(aws, prefix=a, state_dir=tmp_path)
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    regions.remember(dataclasses.replace(mine, region="af-south-1"))
+    bucket_and_table_in("af-south-1", Names(a, account, "af-south-1"))
+    enabled = {r["RegionName"] for r in boto3.client("ec2", region_name=aws.region).describe_regions()["Regions"]}
+    assert "af-south-1" not in enabled
+    found = cleanup.clean(mine, all_regions=True, log=lambda _: None)
+    assert {r.region for r in found} == {"af-south-1"} and "af-south-1" in found.regions
+
+
 def test_setup_remembers_the_region_it_ran_in(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
