@@ -436,6 +436,79 @@ def test_query_results_are_read_with_the_callers_own_right_to_the_result_file(en
     assert athena.get_query_results(QueryExecutionId=query)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "1"
 
 
+def test_a_query_reads_its_tables_with_the_callers_own_rights(enforced):
+    """Athena reads a table's metadata and data as the caller: without glue:GetTable the query
+    fails with "Insufficient permissions", without S3 read access to the table's location with
+    "Permission denied on S3 path"; with both it succeeds. The participant policy grants them on
+    the participant's own database and bucket (the room runs lesson 06 under it)."""
+    url = enforced["url"]
+    switch(url, False)
+    s3, glue, iam = admin(url, "s3"), admin(url, "glue"), admin(url, "iam")
+    for bucket in ("reads-data", "reads-results"):
+        error_code(lambda b=bucket: s3.create_bucket(Bucket=b))
+    s3.put_object(Bucket="reads-data", Key="t/part-0.csv", Body=b"1\n2\n")
+    csv = {
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "SerdeInfo": {
+            "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            "Parameters": {"field.delim": ","},
+        },
+    }
+    error_code(lambda: glue.create_database(DatabaseInput={"Name": "readsdb"}))
+    storage = {"Columns": [{"Name": "n", "Type": "int"}], "Location": "s3://reads-data/t/", **csv}
+    error_code(
+        lambda: glue.create_table(DatabaseName="readsdb", TableInput={"Name": "t", "StorageDescriptor": storage})
+    )
+    glue_arn = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    allowed = [
+        {"Effect": "Allow", "Action": "athena:*", "Resource": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/wg-r"},
+        {
+            "Effect": "Allow",
+            "Action": "glue:GetDatabase",
+            "Resource": [f"{glue_arn}:catalog", f"{glue_arn}:database/readsdb"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:GetBucketLocation"],
+            "Resource": ["arn:aws:s3:::reads-results", "arn:aws:s3:::reads-results/*"],
+        },
+    ]
+    iam.create_user(UserName="reader")
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    athena = as_key((key["AccessKeyId"], key["SecretAccessKey"]), url, "athena")
+
+    def query_with(*more: dict) -> dict:
+        document = {"Version": "2012-10-17", "Statement": [*allowed, *more]}
+        switch(url, False)
+        iam.put_user_policy(UserName="reader", PolicyName="r", PolicyDocument=json.dumps(document))
+        switch(url, True)
+        error_code(
+            lambda: athena.create_work_group(
+                Name="wg-r", Configuration={"ResultConfiguration": {"OutputLocation": "s3://reads-results/out/"}}
+            )
+        )
+        started = athena.start_query_execution(
+            QueryString="SELECT sum(n) AS total FROM t", QueryExecutionContext={"Database": "readsdb"}, WorkGroup="wg-r"
+        )["QueryExecutionId"]
+        finished(athena, started)
+        return athena.get_query_execution(QueryExecutionId=started)["QueryExecution"]
+
+    table = {"Effect": "Allow", "Action": "glue:GetTable", "Resource": f"{glue_arn}:table/readsdb/*"}
+    data = {
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket", "s3:GetObject"],
+        "Resource": ["arn:aws:s3:::reads-data", "arn:aws:s3:::reads-data/*"],
+    }
+    no_table = query_with()
+    assert no_table["Status"]["State"] == "FAILED"
+    assert "Insufficient permissions" in no_table["Status"]["StateChangeReason"]
+    assert "glue:GetTable" in no_table["Status"]["StateChangeReason"]
+    no_data = query_with(table)
+    assert no_data["Status"]["State"] == "FAILED"
+    assert no_data["Status"]["StateChangeReason"] == "Permission denied on S3 path: s3://reads-data/t/"
+    assert query_with(table, data)["Status"]["State"] == "SUCCEEDED"
+
+
 def test_without_the_glue_database_tag_a_user_gets_no_database(enforced):
     """The old-design user has a participant tag but no ``glue_database`` tag: no database at all."""
     glue = as_key(enforced["keys"]["old-design"], enforced["url"], "glue")

@@ -159,6 +159,9 @@ class Query:
     rows: list[list[str | None]] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     connection: Any = None
+    # The caller's rights, when the emulator enforces IAM (iam_enforcement.caller_check): what the
+    # query reads is authorised as the caller, as Athena does.
+    check: Any = None
 
     @property
     def statement_type(self) -> str:
@@ -952,6 +955,32 @@ def _connect():
     return connection
 
 
+def _authorise_reads(query: Query, database: str, name: str, table: dict[str, Any], partitions: list[Any]) -> None:
+    """Athena reads a table's metadata and data with the caller's rights: glue:GetTable (and
+    glue:GetPartitions for a partitioned table), s3:ListBucket and s3:GetObject on its location
+    (https://docs.aws.amazon.com/athena/latest/ug/access.html). A refusal fails the query, with
+    the sentences Athena uses."""
+    if query.check is None:
+        return
+    arn = f"arn:aws:glue:{query.region}:{query.account_id}:table/{database}/{name}"
+    for action in ("glue:GetTable", *(["glue:GetPartitions"] if table.get("PartitionKeys") else [])):
+        refused = query.check(action, arn)
+        if refused:
+            raise QueryFailed(f"Insufficient permissions to execute the query. Error: {refused}")
+    locations = [(table.get("StorageDescriptor") or {}).get("Location", "")]
+    for partition in partitions:
+        described = partition.as_dict() if hasattr(partition, "as_dict") else partition
+        locations.append((described.get("StorageDescriptor") or {}).get("Location", ""))
+    for location in dict.fromkeys(loc for loc in locations if loc.startswith(("s3://", "s3a://"))):
+        bucket, _, key = location.split("://", 1)[1].partition("/")
+        for action, resource in (
+            ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
+            ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"),
+        ):
+            if query.check(action, resource):
+                raise QueryFailed(f"Permission denied on S3 path: {location}")
+
+
 def _prepare(query: Query, connection: Any, sql: str) -> Any:
     """Views for every table the query names, in an ``awsdatacatalog`` catalog; returns the file system."""
     fs = new_file_system()
@@ -970,6 +999,7 @@ def _prepare(query: Query, connection: Any, sql: str) -> Any:
         if named_catalog.lower() != DEFAULT_CATALOG.lower():
             raise QueryFailed(f"CATALOG_NOT_FOUND: line 1:1: Catalog '{named_catalog}' does not exist")
         table, partitions = glue_table(query.account_id, query.region, database, name)
+        _authorise_reads(query, database, name, table, partitions)
         view = table_view_sql(query.account_id, fs, database.lower(), name.lower(), table, partitions)
         if database.lower() not in made:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS awsdatacatalog.{_quoted(database.lower())}")
@@ -1146,8 +1176,11 @@ def start(
     workgroup_name: str | None,
     execution_parameters: list[str] | None = None,
     client_token: str | None = None,
+    check: Any = None,
 ) -> str:
-    """Queue a query; its id. Refused for an unknown workgroup or when no output location is known."""
+    """Queue a query; its id. Refused for an unknown workgroup or when no output location is known.
+
+    ``check``: the caller's rights (iam_enforcement.caller_check), for what the query reads."""
     from moto.athena.models import Execution, athena_backends
 
     backend = athena_backends[account_id][region]
@@ -1190,6 +1223,7 @@ def start(
         output_location=location,
         result_configuration={k: v for k, v in configuration.items() if k != "OutputLocation"},
         execution_parameters=execution_parameters,
+        check=check,
     )
     # moto's own record, so ListQueryExecutions (left to moto) lists it under its workgroup
     record = Execution(sql, context, {}, workgroup, execution_parameters)
@@ -1281,6 +1315,8 @@ def results(account_id: str, query_id: str, max_results: int | None, token: str 
 def _patch_responses() -> None:
     from moto.athena.responses import AthenaResponse
 
+    from helpers.local import iam_enforcement
+
     originals = {
         name: getattr(AthenaResponse, name)
         for name in ("start_query_execution", "get_query_execution", "get_query_results", "stop_query_execution")
@@ -1309,6 +1345,7 @@ def _patch_responses() -> None:
             self._get_param("WorkGroup"),
             self._get_param("ExecutionParameters"),
             self._get_param("ClientRequestToken"),
+            check=iam_enforcement.caller_check(self.current_account, self.headers),
         )
         return {"QueryExecutionId": query_id}
 

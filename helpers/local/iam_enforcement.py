@@ -36,8 +36,10 @@ calls on the workgroup of that query
 needs, as the caller, the Glue database it names and S3 write access to its output location, which
 Athena uses with the caller's credentials (the query-results statement of AmazonAthenaFullAccess,
 https://docs.aws.amazon.com/athena/latest/ug/managed-policies.html), and GetQueryResults S3 read
-access to the result file. Not checked: the Glue tables and S3 objects a query reads, which on AWS
-also need glue:GetTable, glue:GetPartitions and s3:GetObject as the caller.
+access to the result file. What a query reads is checked as it runs (helpers/local/athena_engine.py,
+through :func:`caller_check`): glue:GetTable (and glue:GetPartitions for a partitioned table) on each
+table it names, s3:ListBucket and s3:GetObject on the table's location, all as the caller, as
+https://docs.aws.amazon.com/athena/latest/ug/access.html says; a refusal fails the query.
 
 Off unless the emulator starts with ``TUTORIAL_AWS_IAM=enforce``, or is switched at run time
 through ``POST /moto-api/tutorial/iam`` ``{"enforce": true}``: the instructor's rehearsal
@@ -420,6 +422,34 @@ def contexts(request, resource: str) -> list[Context]:
             )
         ]
     return [(request._action, resource, {})]
+
+
+def caller_check(account_id: str, headers: Any):
+    """For a request made while enforcement is on: ``check(action, resource)``, which answers None
+    when the request's caller may do ``action`` on ``resource`` and otherwise AWS's sentence saying
+    who may not do what; None when enforcement is off or the request is not signed with a key.
+
+    For work a service does later with the caller's rights (an Athena query reading its tables).
+    """
+    if not STATE["enforce"]:
+        return None
+    found = re.search(r"Credential=([^/,\s]+)/", str(headers.get("Authorization", "") or ""))
+    if not found:
+        return None
+    from moto.iam import access_control
+
+    try:
+        key = access_control.create_access_key(account_id, "aws", found.group(1), dict(headers))
+    except access_control.CreateAccessKeyFailure:
+        return None
+    policies, values, arn = key.collect_policies(), _principal_values(key), key.arn
+
+    def check(action: str, resource: str) -> str | None:
+        if decide(policies, action, resource, values) == "allow":
+            return None
+        return f"User: {arn} is not authorized to perform: {action} on resource: {resource}"
+
+    return check
 
 
 # --------------------------------------------------------------------------- installing
