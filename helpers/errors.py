@@ -56,10 +56,19 @@ def advice(exc: BaseException, *, local: bool | None = None, region: str = "") -
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}:
+            from helpers.settings import REGIONS_ENABLED_BY_DEFAULT
+
+            opt_in = ""
+            if region and region not in REGIONS_ENABLED_BY_DEFAULT and code != "SignatureDoesNotMatch":
+                opt_in = (
+                    f" Or {region} is an opt-in region your account has not enabled: AWS answers every call "
+                    "there this way until it is. Enable it (console: your account name > Account > AWS Regions) "
+                    "or set AWS_DEFAULT_REGION to a region every account has, such as us-east-1."
+                )
             return (
                 f"AWS rejected your credentials ({code}).",
                 "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your profile); keys may have been "
-                "deactivated or mistyped.",
+                "deactivated or mistyped." + opt_in,
             )
         if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
             return ("Your AWS session token has expired.", "Log in again (e.g. `aws sso login`).")

@@ -84,6 +84,17 @@ KNOWN_REGIONS = frozenset(
     cn-northwest-1
     """.split()
 )
+# The regions every new AWS account has enabled: "Regions launched before March 20, 2019 are
+# enabled by default"; the others are opt-in, and answer every call with a credentials error until
+# the account enables them
+# (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html).
+REGIONS_ENABLED_BY_DEFAULT = frozenset(
+    """
+    us-east-1 us-east-2 us-west-1 us-west-2 ca-central-1 sa-east-1 eu-central-1 eu-north-1
+    eu-west-1 eu-west-2 eu-west-3 ap-northeast-1 ap-northeast-2 ap-northeast-3 ap-south-1
+    ap-southeast-1 ap-southeast-2
+    """.split()
+)
 
 
 def _env(name: str, default: str = "") -> str:

@@ -66,3 +66,24 @@ def test_hints():
     assert "connection_params" in hint_for(refused)
     assert hint_for(ValueError("unrelated")) is None
     assert hint_for(TutorialError("has its own fix", "x")) is None
+
+
+def test_rejected_keys_in_an_opt_in_region_also_name_the_region_as_a_cause():
+    """A learner who picks ap-east-1 (Hong Kong) on a new account meets InvalidClientTokenId on the
+    first call, exactly as with mistyped keys: the advice names both causes there, and only the
+    keys in a region every account has; a wrong secret (SignatureDoesNotMatch) is always the keys."""
+    from botocore.exceptions import ClientError
+
+    from helpers.errors import advice
+    from helpers.settings import KNOWN_REGIONS, REGIONS_ENABLED_BY_DEFAULT
+
+    def rejected(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "The security token is invalid."}}, "GetCallerIdentity")
+
+    assert REGIONS_ENABLED_BY_DEFAULT < KNOWN_REGIONS and len(REGIONS_ENABLED_BY_DEFAULT) == 17
+    _, fix = advice(rejected("InvalidClientTokenId"), local=False, region="ap-east-1")
+    assert "AWS_ACCESS_KEY_ID" in fix and "ap-east-1 is an opt-in region" in fix and "us-east-1" in fix
+    _, fix = advice(rejected("UnrecognizedClientException"), local=False, region="eu-west-1")
+    assert "AWS_ACCESS_KEY_ID" in fix and "opt-in" not in fix
+    _, fix = advice(rejected("SignatureDoesNotMatch"), local=False, region="ap-east-1")
+    assert "opt-in" not in fix

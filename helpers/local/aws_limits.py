@@ -51,6 +51,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from helpers.settings import REGIONS_ENABLED_BY_DEFAULT
+
 CONTROL_PATH = "/moto-api/tutorial/limits"
 
 # IAM and AWS STS quotas, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
@@ -68,31 +70,10 @@ DEFAULT_MAX_SESSION_SECONDS = 3600
 # Quotas in Amazon RDS, "DB instances": 40 per Region,
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html
 RDS_DB_INSTANCES = 40
-# "Regions launched before March 20, 2019 are enabled by default" (Enable or disable AWS Regions
-# in your account, https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html);
 # "You can't describe or access the Regions of one type of account from another" (China, GovCloud:
-# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html).
-DEFAULT_REGIONS = frozenset(
-    {
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "ca-central-1",
-        "sa-east-1",
-        "eu-central-1",
-        "eu-north-1",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-southeast-1",
-        "ap-southeast-2",
-    }
-)
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html); the regions a
+# new account has enabled are helpers.settings.REGIONS_ENABLED_BY_DEFAULT.
+DEFAULT_REGIONS = REGIONS_ENABLED_BY_DEFAULT
 
 _WHITESPACE = re.compile(r"\s+")
 
